@@ -1,0 +1,1 @@
+"""Exporters: ONNX (dynamic H,W), TFLite, CoreML, YUV-input models."""

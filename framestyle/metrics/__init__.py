@@ -1,0 +1,1 @@
+"""Metrics: fidelity (PSNR/SSIM), temporal warping error, speed."""

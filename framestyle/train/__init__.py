@@ -1,0 +1,1 @@
+"""Training: data, losses, feature networks, and the distill / perceptual / paired loops."""

@@ -1,0 +1,109 @@
+"""Shared pieces of every training loop: seeding, checkpoints, schedules, export + card + registration."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from ..errors import UserError
+
+
+def seed_all(seed: int) -> None:
+    import torch
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def cosine_lr(base: float, frac: float, warm: float = 0.02, floor: float = 0.02) -> float:
+    if frac < warm:
+        return base * max(frac / warm, 0.05)
+    p = min(1.0, (frac - warm) / (1 - warm))
+    return base * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+class Budget:
+    """Stop after N steps or M minutes (of training time, summed across resumes)."""
+
+    def __init__(self, steps: Optional[int], minutes: Optional[float]):
+        if not steps and not minutes:
+            raise UserError("give --steps N or --minutes M")
+        if (steps is not None and steps <= 0) or (minutes is not None and minutes <= 0):
+            raise UserError("--steps and --minutes must be positive")
+        self.steps, self.minutes = steps, minutes
+
+    def frac(self, step: int, elapsed: float) -> float:
+        if self.steps:
+            return step / self.steps
+        return elapsed / (self.minutes * 60.0)
+
+    def done(self, step: int, elapsed: float) -> bool:
+        return self.frac(step, elapsed) >= 1.0
+
+
+def save_checkpoint(path: Path, **state) -> None:
+    import torch
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    state["rng"] = {"py": random.getstate(), "np": np.random.get_state(), "torch": torch.get_rng_state()}
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path) -> dict:
+    import torch
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise UserError(f"{path}: cannot read checkpoint ({exc})") from None
+    rng = state.get("rng")
+    if rng:
+        random.setstate(rng["py"])
+        np.random.set_state(rng["np"])
+        torch.set_rng_state(rng["torch"])
+    return state
+
+
+def command_line() -> str:
+    argv = [Path(sys.argv[0]).name] + sys.argv[1:]
+    return " ".join(a if " " not in a else f'"{a}"' for a in argv)
+
+
+class CsvLog:
+    def __init__(self, path: Path, fields):
+        self.path, self.fields = path, list(fields)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            path.write_text(",".join(self.fields) + "\n")
+
+    def write(self, **row) -> None:
+        with open(self.path, "a") as fh:
+            fh.write(",".join(str(row.get(f, "")) for f in self.fields) + "\n")
+
+
+def finish_model(net, name: str, card: dict, out_dir: Optional[Path] = None, multiple: int = 8) -> Path:
+    """Export to ONNX, write the card next to it; default destination: the user zoo."""
+    from ..export.onnx import export_onnx
+    from ..paths import user_models_dir
+    out_dir = Path(out_dir) if out_dir else user_models_dir()
+    path = out_dir / f"{name}.onnx"
+    stats = export_onnx(net.cpu().eval(), path, multiple=multiple)
+    card = dict(card)
+    card.update(name=name, export=stats, created=time.strftime("%Y-%m-%d %H:%M:%S"))
+    card.setdefault("input", {"name": "input", "layout": "NCHW", "range": "0..1 RGB float32", "multiple": multiple})
+    card["params"] = int(sum(p.numel() for p in net.parameters()))
+    tmp = path.with_suffix(".json.part")
+    tmp.write_text(json.dumps(card, indent=2))
+    os.replace(tmp, path.with_suffix(".json"))
+    return path
+
+
+def net_multiple(net) -> int:
+    return int(getattr(net, "multiple", 0) or getattr(net, "factor", 0) or 8)
