@@ -2,9 +2,9 @@
 # Trains the built-in students shipped in framestyle/zoo/builtin (each card records its exact command).
 # Data: offline photos (OpenCV samples via `apt-get install opencv-doc`, skimage.data) + the shared clips;
 # the four shared photos aero1/building/home/leuvenA are held out for the fidelity numbers.
-# Usage: scripts/train_builtin.sh [MINUTES] [NAME...]   (default 12 minutes each, all models)
+# Usage: scripts/train_builtin.sh [STEPS] [NAME...]   (default 3000 steps each, all models)
 set -euo pipefail
-MIN=${1:-12}; shift || true
+STEPS=${1:-3000}; shift || true
 ONLY=" $* "
 OUT=framestyle/zoo/builtin
 ARCH=(--arch fast --arch-arg alpha=1.34 --arch-arg blocks=8)
@@ -13,7 +13,7 @@ run() {
   local name=$1; shift
   if [[ "$ONLY" != "  " && "$ONLY" != *" $name "* ]]; then return; fi
   rm -rf "runs/$name"
-  framestyle distill "$@" "${ARCH[@]}" --minutes "$MIN" --out-dir "$OUT" -o "$name" --threads 2
+  framestyle distill "$@" "${ARCH[@]}" --steps "$STEPS" --out-dir "$OUT" -o "$name" --threads 1
 }
 run nightblue-fast --teacher multistyle26:19
 run ember-fast     --teacher multistyle26:5

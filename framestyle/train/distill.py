@@ -30,6 +30,26 @@ def make_pairs(teacher, imgs: List[np.ndarray], flips: bool = True, progress: bo
     return pairs
 
 
+def cached_pairs(teacher, imgs, names, progress: bool = True):
+    """Teacher targets cached on disk (keyed by teacher + content names) so restarts skip the labelling."""
+    from ..paths import cache_dir
+    key = hashlib.sha256((teacher.spec + "\n" + "\n".join(names)).encode()).hexdigest()[:16]
+    path = cache_dir() / "pairs" / f"{key}.npz"
+    if path.exists():
+        try:
+            z = np.load(path)
+            n = len([k for k in z.files if k.startswith("x")])
+            return [(z[f"x{i}"], z[f"y{i}"]) for i in range(n)]
+        except (OSError, ValueError, KeyError):
+            pass
+    pairs = make_pairs(teacher, imgs, progress=progress)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part.npz")
+    np.savez(tmp, **{f"x{i}": x for i, (x, _) in enumerate(pairs)}, **{f"y{i}": y for i, (_, y) in enumerate(pairs)})
+    tmp.replace(path)
+    return pairs
+
+
 def sample_batch(pairs, batch: int, crop: int, rng: np.random.Generator):
     import torch
     import torch.nn.functional as F
@@ -101,7 +121,7 @@ def distill(teacher: str, name: str, arch: str = "fast", arch_kwargs: Optional[d
     t_spec = Teacher(teacher, threads=threads)
     sources = content or default_sources()
     imgs, names = load_content(sources)
-    pairs = make_pairs(t_spec, imgs, progress=progress)
+    pairs = cached_pairs(t_spec, imgs, names, progress)
     evalset = [(x, (t_spec(x) * 255 + 0.5).astype(np.uint8))
                for x in (resize_long(__import__("framestyle").load_image(p), 512) for p in held_out_images())]
     if not evalset:

@@ -1,0 +1,153 @@
+"""`framestyle live`: stale-frame dropping, sources and sinks on 127.0.0.1, clear errors."""
+import json
+import time
+
+import cv2
+import httpx
+import numpy as np
+import pytest
+
+from framestyle.cli import main
+from framestyle.runtime import Stylizer
+from framestyle.runtime.live import open_sink, open_source, run_live
+from framestyle.runtime.live.sinks import MjpegSink, NullSink
+from framestyle.runtime.live.sources import ArraySource
+
+CLIP = "/work/shared/data/clips/asl_gestures_walk.mkv"
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path, monkeypatch):
+    monkeypatch.setenv("FRAMESTYLE_HOME", str(tmp_path / "home"))
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    import torch
+    from framestyle.export.onnx import export_onnx
+    from framestyle.nets import build
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("m") / "m.onnx"
+    export_onnx(build("fast", alpha=0.34, blocks=2), path)
+    return str(path)
+
+
+def frames(n=60, size=(64, 48)):
+    w, h = size
+    return [np.full((h, w, 3), (i * 4) % 256, np.uint8) for i in range(n)]
+
+
+class SlowStylizer(Stylizer):
+    def process(self, frame):
+        time.sleep(0.1)
+        return super().process(frame)
+
+
+def test_slow_model_drops_stale_frames_and_latency_stays_bounded(model):
+    src = ArraySource(frames(60), fps=30, realtime=True)
+    stats = run_live(src, SlowStylizer(model), NullSink())
+    assert stats["frames_in"] == 60
+    assert stats["dropped"] > 20 and stats["frames_out"] < 30
+    assert stats["frames_out"] + stats["dropped"] == 60
+    # one frame in the model + at most one waiting: ~2 model times, never the whole backlog
+    assert stats["latency_ms"]["p90"] < 350
+    assert stats["latency_ms"]["max"] < 600
+
+
+def test_file_source_as_fast_as_possible_keeps_every_frame(model, tmp_path):
+    out = tmp_path / "live.mp4"
+    src = open_source(CLIP)
+    sink = open_sink(str(out), fps=src.fps)
+    stats = run_live(src, Stylizer(model), sink, max_size=160)
+    sink.close()
+    assert stats["frames_in"] == stats["frames_out"] == 89 and stats["dropped"] == 0
+    import av
+    with av.open(str(out)) as c:
+        assert sum(1 for _ in c.decode(video=0)) == 89
+        assert (c.streams.video[0].width, c.streams.video[0].height) == (160, 120)
+
+
+def test_folder_source_and_mjpeg_sink_read_by_http_client(model, tmp_path):
+    for i in range(4):
+        cv2.imwrite(str(tmp_path / f"f{i}.png"), np.full((48, 64, 3), 60 * i, np.uint8))
+    sink = MjpegSink(port=0)
+    try:
+        stats = run_live(open_source(str(tmp_path)), Stylizer(model), sink)
+        assert stats["frames_out"] == 4
+        with httpx.Client(timeout=5) as client:
+            assert "/stream" in client.get(f"http://127.0.0.1:{sink.port}/").text
+            with client.stream("GET", sink.url) as r:
+                assert r.headers["content-type"].startswith("multipart/x-mixed-replace")
+                buf = b""
+                for chunk in r.iter_bytes():
+                    buf += chunk
+                    if buf.count(b"\xff\xd9") >= 1:
+                        break
+        start = buf.index(b"\xff\xd8")
+        img = cv2.imdecode(np.frombuffer(buf[start:buf.index(b"\xff\xd9") + 2], np.uint8), cv2.IMREAD_COLOR)
+        assert img.shape == (48, 64, 3)
+    finally:
+        sink.close()
+
+
+def test_http_mjpeg_source_from_local_server(model):
+    server = MjpegSink(port=0)
+    stop = [False]
+    import threading
+
+    def feed():
+        i = 0
+        while not stop[0]:
+            server.write(np.full((48, 64, 3), (i * 10) % 256, np.uint8))
+            i += 1
+            time.sleep(0.03)
+
+    t = threading.Thread(target=feed, daemon=True)
+    t.start()
+    try:
+        src = open_source(server.url)
+        stats = run_live(src, Stylizer(model), NullSink(), duration=1.5)
+        assert stats["frames_out"] >= 5
+    finally:
+        stop[0] = True
+        t.join()
+        server.close()
+
+
+def _dead_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+@pytest.mark.parametrize("kind", ["missing", "corrupt", "dead-url", "webcam", "empty-dir", "bad-sink"])
+def test_bad_sources_exit_2_with_one_error_line(kind, tmp_path, model, capsys):
+    sink = "null"
+    if kind == "missing":
+        source = str(tmp_path / "nope.mp4")
+    elif kind == "corrupt":
+        source = str(tmp_path / "bad.mp4")
+        (tmp_path / "bad.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
+    elif kind == "dead-url":
+        source = f"http://127.0.0.1:{_dead_port()}/stream"
+    elif kind == "webcam":
+        source = "webcam:57"
+    elif kind == "empty-dir":
+        source = str(tmp_path)
+    else:
+        source, sink = CLIP, "foo.xyz"
+    rc = main(["live", "--source", source, "--sink", sink, "--model", model])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and err[0].startswith("error:"), err
+
+
+def test_cli_live_json_realtime(model, capsys):
+    rc = main(["live", "--source", CLIP, "--sink", "null", "--model", model, "--realtime", "--max-size", "160",
+               "--duration", "2", "--stabilize", "--json"])
+    assert rc == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["frames_out"] > 20 and stats["stabilizer"] is True
+    assert 0 < stats["latency_ms"]["p50"] <= stats["latency_ms"]["p90"]

@@ -1,0 +1,85 @@
+"""Warping error on a synthetic pan with exact flow, and the stabiliser on a real clip."""
+import json
+
+import numpy as np
+import pytest
+
+from framestyle.cli import main
+from framestyle.imageio import load_image
+from framestyle.metrics.temporal import input_flows, synthetic_pan, warping_error
+from framestyle.runtime import Stylizer
+from framestyle.runtime.live import Stabilizer
+from framestyle.runtime.live.codec import open_video
+
+PHOTO = "/work/shared/data/images/building.jpg"
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path, monkeypatch):
+    monkeypatch.setenv("FRAMESTYLE_HOME", str(tmp_path / "home"))
+
+
+@pytest.fixture(scope="module")
+def pan():
+    return synthetic_pan(load_image(PHOTO), frames=8, size=(160, 120), pan=(2.3, -1.1), zoom=1.01)
+
+
+def test_synthetic_flow_is_exact(pan):
+    frames, flows = pan
+    # the flow maps frame t onto t+1: warping frame t+1 back reproduces frame t (up to resampling)
+    assert warping_error(frames, flows) < 2e-3
+    # a wrong flow (zero motion) is clearly worse
+    zero = [(np.zeros_like(f), np.zeros_like(b)) for f, b in flows]
+    assert warping_error(frames, zero) > 10 * warping_error(frames, flows)
+
+
+def test_consistent_output_scores_near_zero_and_flicker_scores_high(pan):
+    frames, flows = pan
+    consistent = [255 - f for f in frames]  # a per-pixel colour map moves with the scene
+    rng = np.random.default_rng(0)
+    flicker = [np.clip(f.astype(int) + rng.integers(-25, 26, f.shape), 0, 255).astype(np.uint8) for f in frames]
+    e_ok, e_bad = warping_error(consistent, flows), warping_error(flicker, flows)
+    assert e_ok < 2e-3
+    assert e_bad > 5 * e_ok and e_bad > 0.01
+    # DIS flow on the inputs agrees with the exact flow well enough for the same verdict
+    assert warping_error(consistent, inputs=frames) < 0.3 * warping_error(flicker, inputs=frames)
+
+
+def test_stabiliser_lowers_warping_error_on_real_clip(tmp_path):
+    c = open_video("/work/shared/data/clips/asl_gestures_walk.mkv")
+    import cv2
+    inputs = []
+    for fr in c.decode(video=0):
+        inputs.append(cv2.resize(fr.to_ndarray(format="rgb24"), (320, 240), interpolation=cv2.INTER_AREA))
+        if len(inputs) == 10:
+            break
+    c.close()
+    st = Stylizer("multistyle26", style=7)
+    fbf = [st.process(f).copy() for f in inputs]
+    stab = Stabilizer(0.6)
+    out = [stab.step(f, s) for f, s in zip(inputs, fbf)]
+    flows = input_flows(inputs)
+    e_fbf, e_stab = warping_error(fbf, flows), warping_error(out, flows)
+    assert e_stab < 0.8 * e_fbf
+    assert stab.resets == 1 and stab.last_coverage > 0.5
+    # a scene cut resets the history instead of ghosting
+    black = np.zeros_like(inputs[0])
+    cut = stab.step(black, st.process(black))
+    assert np.array_equal(cut, st.process(black)) and stab.resets == 2
+
+
+def test_eval_temporal_cli_synthetic(tmp_path, capsys):
+    rc = main(["eval-temporal", "--video", "synthetic", "--model", "multistyle26", "--style", "7", "--frames", "5",
+               "--max-size", "320", "--json"])
+    assert rc == 0
+    res = json.loads(capsys.readouterr().out)["results"]
+    assert set(res) == {"input", "frame_by_frame", "stabilised", "averaged_0.5"}
+    assert res["stabilised"]["warping_error"] < res["frame_by_frame"]["warping_error"]
+    assert res["input"]["warping_error"] < res["frame_by_frame"]["warping_error"]
+    assert res["stabilised"]["psnr_vs_frame_by_frame"] > res["averaged_0.5"]["psnr_vs_frame_by_frame"]
+
+
+def test_eval_temporal_bad_video(tmp_path, capsys):
+    rc = main(["eval-temporal", "--video", str(tmp_path / "none.mp4"), "--json"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and err[0].startswith("error:")

@@ -1,0 +1,62 @@
+"""The model registry: teachers, user models, cards, bad model files."""
+import json
+
+import numpy as np
+import pytest
+
+from framestyle import UserError
+from framestyle.zoo import add_user_model, get_model, list_models
+
+
+def test_teachers_listed():
+    names = {m.name: m for m in list_models()}
+    assert names["multistyle26"].kind == "multi" and names["multistyle26"].path.exists()
+    assert names["magenta"].kind == "arbitrary"
+    for m in names.values():
+        assert m.path.is_absolute() or m.path.resolve().exists()
+
+
+def test_add_user_model_and_lookup(tiny_model, _isolated_home):
+    m = add_user_model(tiny_model, "mine", {"kind": "fixed", "teacher": "multistyle26:7"})
+    assert m.name == "mine" and not m.builtin
+    again = get_model("mine")
+    assert again.path == m.path and again.teacher == "multistyle26:7"
+    assert any(x.name == "mine" for x in list_models())
+    by_path = get_model(str(tiny_model))
+    assert by_path.path == tiny_model.resolve()
+
+
+def test_unknown_model():
+    with pytest.raises(UserError, match="unknown model"):
+        get_model("no-such-model")
+
+
+@pytest.mark.parametrize("content", [b"", b"not an onnx file at all", b"\x08\x07" * 50])
+def test_corrupt_onnx_rejected(tmp_path, content):
+    p = tmp_path / "bad.onnx"
+    p.write_bytes(content)
+    with pytest.raises(UserError):
+        add_user_model(p, "bad")
+    from framestyle import Stylizer
+    with pytest.raises(UserError):
+        Stylizer(str(p)).stylize(np.zeros((32, 32, 3), np.uint8))
+
+
+def test_truncated_onnx_rejected(tmp_path, tiny_model):
+    p = tmp_path / "cut.onnx"
+    p.write_bytes(tiny_model.read_bytes()[:3000])
+    with pytest.raises(UserError):
+        add_user_model(p, "cut")
+
+
+def test_builtin_cards_complete():
+    for m in list_models():
+        if not (m.builtin and m.kind == "fixed"):
+            continue
+        card = m.card
+        for key in ("name", "kind", "teacher", "arch", "training", "fidelity"):
+            assert key in card, (m.name, key)
+        assert card["training"]["command"].startswith("framestyle distill")
+        assert card["fidelity"]["psnr"] > 10
+        assert m.size_bytes < 1_500_000
+        json.dumps(m.to_json())
