@@ -47,6 +47,7 @@ def add_parsers(sub):
     d.add_argument("-o", "--output", required=True, help="name of the new model")
     _budget_args(d)
     d.set_defaults(func=cmd_distill)
+    add_eval_parsers(sub)
 
 
 def cmd_distill(args):
@@ -72,4 +73,57 @@ def cmd_distill(args):
         f = res.get("fidelity") or {}
         print(f"wrote {res['path']}: {res['steps']} steps in {res['minutes']} min; "
               f"held-out PSNR {f.get('psnr')} dB, SSIM {f.get('ssim')}")
+    return 0
+
+
+def add_eval_parsers(sub):
+    e = sub.add_parser("eval", help="evaluate a model: fidelity to its teacher")
+    esub = e.add_subparsers(dest="what", metavar="WHAT")
+    f = esub.add_parser("fidelity", help="PSNR/SSIM of a student vs its teacher on held-out photos")
+    f.add_argument("--model", required=True)
+    f.add_argument("--teacher", help="override the card's teacher (multistyle26:N or magenta:STYLE_IMAGE)")
+    f.add_argument("--images", nargs="+", help="images or folders (default: the held-out shared photos)")
+    f.add_argument("--size", type=int, default=512, help="longer side in pixels")
+    f.add_argument("--threads", type=int)
+    f.add_argument("--json", action="store_true")
+    f.set_defaults(func=cmd_eval_fidelity)
+    from .video import add_temporal_args
+    add_temporal_args(esub.add_parser("temporal", help="flicker (warping error) of frame-by-frame vs stabilised"))
+    e.set_defaults(func=lambda a: (e.print_help(), 2)[1])
+
+
+def cmd_eval_fidelity(args):
+    from ..imageio import IMAGE_EXTS
+    from ..train.distill import measure_fidelity
+    from ..zoo import get_model
+    from ..zoo.teachers import Teacher
+    info = get_model(args.model)
+    spec = args.teacher or info.teacher
+    if not spec:
+        raise UserError(f"model {info.name!r} has no teacher in its card; pass --teacher")
+    if spec.startswith("magenta:") and not Path(spec[8:]).exists():
+        from ..train.data import SHARED
+        cand = SHARED / "images" / spec[8:]
+        spec = f"magenta:{cand}" if cand.exists() else spec
+    images = None
+    if args.images:
+        images = []
+        for it in args.images:
+            p = Path(it)
+            if p.is_dir():
+                images += sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_EXTS)
+            elif p.exists():
+                images.append(p)
+            else:
+                raise UserError(f"{it}: not found")
+        if not images:
+            raise UserError("no images to evaluate on")
+    res = measure_fidelity(info.path, Teacher(spec, threads=args.threads), images, size=args.size)
+    res.update(model=info.name, teacher=spec)
+    if args.json:
+        print(json.dumps(res, indent=2))
+    else:
+        for r in res["per_image"]:
+            print(f"{r['image']:24s} PSNR {r['psnr']:6.2f} dB  SSIM {r['ssim']:.4f}")
+        print(f"{'mean':24s} PSNR {res['psnr']:6.2f} dB  SSIM {res['ssim']:.4f}  ({info.name} vs {spec})")
     return 0

@@ -37,7 +37,11 @@ def add_parsers(sub):
     _model_args(lv)
     lv.set_defaults(func=cmd_live)
 
-    e = sub.add_parser("eval-temporal", help="flicker (warping error) of frame-by-frame vs stabilised output")
+    add_temporal_args(sub.add_parser("eval-temporal", help="flicker (warping error): same as `eval temporal`"))
+
+
+def add_temporal_args(e):
+    """Arguments of `eval temporal` (also reachable as `eval-temporal`)."""
     e.add_argument("--video", default="synthetic", help="a video file, or 'synthetic' (pan/zoom, exact flow)")
     e.add_argument("--model", help="zoo model name or .onnx path")
     e.add_argument("--style", help="style for multi-style models")

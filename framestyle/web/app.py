@@ -1,0 +1,254 @@
+"""FastAPI app: one page, the stylise API, model files for the browser, and the live WebSocket.
+
+Every asset is served from the package (no CDN). /docs uses the Swagger UI files fetched into
+static/vendor/swagger by scripts/fetch_web_assets.sh; /openapi.json always works.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import Literal, Optional
+
+from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from ..errors import UserError
+from .server import Busy, StylizePool, WebConfig
+from .uploads import HTTPError, check_image_bytes
+
+STATIC = Path(__file__).parent / "static"
+VENDOR = STATIC / "vendor"
+ORT_FILES = ("ort.wasm.min.js", "ort-wasm-simd-threaded.wasm", "ort-wasm-simd-threaded.mjs")
+SWAGGER_FILES = ("swagger/swagger-ui-bundle.js", "swagger/swagger-ui.css")
+FETCH_HINT = "run scripts/fetch_web_assets.sh (needs npm) and restart the server"
+
+
+def vendor_ready(files) -> bool:
+    return all((VENDOR / f).is_file() and (VENDOR / f).stat().st_size > 0 for f in files)
+
+
+def error(status: int, message: str, headers: Optional[dict] = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+class BodyLimit:
+    """ASGI middleware: refuse bodies over `limit` bytes (413) or slower than `body_timeout` s (408), before the
+    app parses them."""
+
+    def __init__(self, app, limit: int, body_timeout: float):
+        self.app, self.limit, self.body_timeout = app, limit, body_timeout
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        try:
+            declared = int(headers.get(b"content-length", b"-1"))
+        except ValueError:
+            declared = -1
+        chunks, size, more = [], 0, True
+
+        async def buffer():  # the body (at most `limit`), replayed to the app afterwards
+            nonlocal size, more
+            while more:
+                msg = await receive()
+                if msg["type"] == "http.disconnect":
+                    raise ConnectionError("client went away")
+                chunks.append(msg.get("body", b""))
+                size += len(chunks[-1])
+                more = msg.get("more_body", False)
+                if size > self.limit:
+                    return
+
+        if declared <= self.limit:
+            try:
+                await asyncio.wait_for(buffer(), self.body_timeout)
+            except ConnectionError:
+                return
+            except asyncio.TimeoutError:
+                resp = error(408, f"request body not received within {self.body_timeout:g} s")
+                return await resp(scope, receive, send)
+        if declared > self.limit or size > self.limit:
+            drained = size
+            while more and drained < 8 * self.limit:  # read the rest so the client sees the answer
+                msg = await receive()
+                drained += len(msg.get("body", b""))
+                more = msg.get("more_body", False) and msg["type"] != "http.disconnect"
+            n = max(declared, size)
+            resp = error(413, f"request body is {n / 2**20:.1f} MB; the limit is {self.limit / 2**20:.1f} MB")
+            return await resp(scope, receive, send)
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay():
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return await self.app(scope, replay, send)
+
+
+def model_entry(m) -> dict:
+    return {"name": m.name, "kind": m.kind, "builtin": m.builtin, "teacher": m.teacher,
+            "multiple": m.multiple, "browser": m.kind == "fixed",
+            "description": m.card.get("description", ""), "size_bytes": m.size_bytes}
+
+
+def find_model(name: str):
+    from ..zoo import list_models
+    for m in list_models():
+        if m.name == name:
+            return m
+    raise HTTPError(404, f"unknown model {name!r}; GET /api/models lists the available ones")
+
+
+def stylize_job(pool: StylizePool, model: str, data: bytes, style_data: Optional[bytes], style: Optional[str],
+                strength: float, preserve_color: bool, fmt: str) -> bytes:
+    """Runs on a worker thread: decode, stylise with this worker's Stylizer, encode."""
+    from ..imageio import load_image
+    img = load_image(data, "image")
+    style_img = load_image(style_data, "style_image") if style_data else None
+    st = pool.stylizer(model, style_image=style_img, style=style)
+    st.strength, st.preserve_color = strength, preserve_color
+    out = st.stylize(img)
+    return encode(out, fmt)
+
+
+def encode(arr, fmt: str, quality: int = 92) -> bytes:
+    """PNG at zlib level 1 (about half the time of Pillow's default, same size on photos) or JPEG."""
+    import io
+
+    from PIL import Image
+    buf = io.BytesIO()
+    if fmt == "png":
+        Image.fromarray(arr).save(buf, "PNG", compress_level=1)
+    else:
+        Image.fromarray(arr).save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def create_app(config: WebConfig) -> FastAPI:
+    config.check()
+    pool = StylizePool(config.workers, config.queue, config.ort_threads)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        pool.shutdown()
+
+    app = FastAPI(title="framestyle", version="0.1.0", docs_url=None, redoc_url=None, lifespan=lifespan,
+                  description="Real-time neural style transfer on a CPU. Errors are JSON {\"error\": \"...\"}.")
+    app.state.config, app.state.pool = config, pool
+    app.add_middleware(BodyLimit, limit=2 * config.max_upload_bytes + 256 * 1024, body_timeout=config.timeout)
+
+    @app.exception_handler(HTTPError)
+    async def _http_error(request: Request, exc: HTTPError):
+        return error(exc.status, exc.message, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError):
+        parts = []
+        for e in exc.errors():
+            loc = ".".join(str(x) for x in e.get("loc", ()) if x not in ("body", "query"))
+            parts.append(f"{loc}: {e.get('msg')}" if loc else str(e.get("msg")))
+        return error(422, "; ".join(parts) or "invalid request")
+
+    @app.exception_handler(404)
+    async def _not_found(request: Request, exc):
+        return error(404, f"not found: {request.url.path}")
+
+    @app.exception_handler(405)
+    async def _bad_method(request: Request, exc):
+        return error(405, f"method {request.method} not allowed on {request.url.path}")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        return error(500, f"internal error: {type(exc).__name__}")
+
+    @app.get("/", include_in_schema=False)
+    def index():
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/docs", include_in_schema=False)
+    def docs():
+        if not vendor_ready(SWAGGER_FILES):
+            return HTMLResponse(f"<p>API docs need the Swagger UI files: {FETCH_HINT}. "
+                                "The schema is at <a href='/openapi.json'>/openapi.json</a>.</p>", 404)
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="framestyle API",
+                                   swagger_js_url="/static/vendor/swagger/swagger-ui-bundle.js",
+                                   swagger_css_url="/static/vendor/swagger/swagger-ui.css",
+                                   swagger_favicon_url="/static/favicon.svg")
+
+    @app.get("/api/health", summary="liveness and pool load")
+    def health():
+        return {"ok": True, **pool.stats()}
+
+    @app.get("/api/info", summary="limits and which page features are available")
+    def info():
+        return {"max_upload_bytes": config.max_upload_bytes, "max_pixels": config.max_pixels,
+                "timeout_s": config.timeout, "workers": config.workers, "queue": config.queue,
+                "on_device": vendor_ready(ORT_FILES), "docs": vendor_ready(SWAGGER_FILES),
+                "on_device_hint": None if vendor_ready(ORT_FILES) else FETCH_HINT}
+
+    @app.get("/api/models", summary="the model zoo")
+    def models():
+        from ..zoo import list_models
+        return {"models": [model_entry(m) for m in list_models()]}
+
+    @app.get("/models/{name}.onnx", summary="a fixed-style model file, for on-device inference in the page",
+             response_class=FileResponse)
+    def model_file(name: str):
+        m = find_model(name)
+        if m.kind != "fixed":
+            raise HTTPError(404, f"model {name!r} is {m.kind}-style; only fixed-style models run in the page")
+        return FileResponse(m.path, media_type="application/octet-stream",
+                            headers={"Cache-Control": "max-age=3600"})
+
+    @app.post("/api/stylize", summary="stylise one image", response_class=Response,
+              responses={200: {"content": {"image/png": {}, "image/jpeg": {}}},
+                         400: {"description": "bad image or parameters"}, 404: {"description": "unknown model"},
+                         413: {"description": "too many bytes or pixels"}, 415: {"description": "not an image"},
+                         422: {"description": "invalid form fields"}, 429: {"description": "busy; see Retry-After"},
+                         504: {"description": "timed out"}})
+    async def stylize(image: UploadFile = File(..., description="JPEG, PNG, WebP or BMP"),
+                      model: str = Form("starry-fast", description="a name from /api/models"),
+                      strength: float = Form(1.0, ge=0.0, le=1.0), preserve_color: bool = Form(False),
+                      style: Optional[str] = Form(None, description="multi-style models: index or blend 3:0.5,7:0.5"),
+                      style_image: Optional[UploadFile] = File(None, description="arbitrary models: the style"),
+                      format: Literal["png", "jpeg"] = Form("png")):
+        m = find_model(model)
+        data = await image.read()
+        check_image_bytes(data, image.content_type, "image", config.max_upload_bytes, config.max_pixels)
+        style_data = None
+        if style_image is not None and style_image.filename:
+            style_data = await style_image.read()
+            check_image_bytes(style_data, style_image.content_type, "style_image", config.max_upload_bytes,
+                              config.max_pixels)
+        if m.kind == "arbitrary" and style_data is None:
+            raise HTTPError(400, f"model {model!r} takes any style: upload a style_image")
+        if m.kind != "arbitrary" and style_data is not None:
+            raise HTTPError(400, f"model {model!r} has a fixed style; pick an arbitrary model (e.g. magenta) "
+                                 "to use a style image")
+        try:
+            out = await pool.run(stylize_job, m.name, data, style_data, style, strength, preserve_color, format,
+                                 timeout=config.timeout)
+        except Busy as exc:
+            raise HTTPError(429, str(exc), {"Retry-After": str(exc.retry_after)}) from None
+        except asyncio.TimeoutError:
+            raise HTTPError(504, f"stylisation took longer than {config.timeout:g} s") from None
+        except UserError as exc:
+            raise HTTPError(400, str(exc)) from None
+        return Response(out, media_type=f"image/{format}",
+                        headers={"Content-Disposition": f'inline; filename="stylized.{"png" if format == "png" else "jpg"}"'})
+
+    from .ws import add_ws_route
+    add_ws_route(app, config, pool)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+

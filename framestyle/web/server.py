@@ -1,0 +1,213 @@
+"""The worker pool behind the web app, its limits, and the uvicorn runner.
+
+Stylisation runs in a bounded pool of threads (ONNX Runtime releases the GIL while it computes). Each worker
+thread keeps one `Stylizer` per model and reuses it. Jobs beyond `workers + queue` are refused (HTTP 429).
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable, Iterator, List, Optional
+
+from ..errors import UserError
+
+
+@dataclass
+class WebConfig:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1           # stylisation threads
+    queue: int = 4             # jobs allowed to wait beyond the busy workers
+    max_upload_mb: float = 10.0
+    max_pixels: int = 12_000_000
+    timeout: float = 60.0      # seconds from arrival to answer (queue wait included)
+    threads: Optional[int] = None  # ORT threads per worker (default: cores / workers)
+
+    def check(self) -> "WebConfig":
+        if self.workers < 1:
+            raise UserError(f"--workers must be at least 1, got {self.workers}")
+        if self.queue < 0:
+            raise UserError(f"--queue must be 0 or more, got {self.queue}")
+        if not self.max_upload_mb > 0:
+            raise UserError(f"--max-upload-mb must be positive, got {self.max_upload_mb}")
+        if self.max_pixels < 256:
+            raise UserError(f"--max-pixels must be at least 256, got {self.max_pixels}")
+        if not self.timeout > 0:
+            raise UserError(f"--timeout must be positive, got {self.timeout}")
+        if not 0 < self.port < 65536:
+            raise UserError(f"--port must be 1..65535, got {self.port}")
+        return self
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def ort_threads(self) -> int:
+        return self.threads or max(1, (os.cpu_count() or 1) // self.workers)
+
+
+MAX_CONNECTIONS = 256  # open connections uvicorn accepts before answering 503
+
+
+class Busy(Exception):
+    """The pool is full: retry after `retry_after` seconds."""
+
+    def __init__(self, retry_after: int):
+        super().__init__(f"server busy, retry in {retry_after} s")
+        self.retry_after = retry_after
+
+
+class StylizePool:
+    """A fixed set of worker threads, each with its own cached Stylizers, and a bounded backlog."""
+
+    def __init__(self, workers: int, queue: int, ort_threads: int):
+        self.workers, self.capacity = workers, workers + queue
+        self.ort_threads = ort_threads
+        self._exec = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stylize")
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self.pending = 0           # submitted and not finished (running + waiting)
+        self.done = 0
+        self._avg_s = 0.5          # running mean of job time, for Retry-After
+
+    def stylizer(self, model: str, style_image=None, style=None):
+        """This worker thread's Stylizer for `model` (created once, then reused), set to `style`."""
+        from ..runtime import Stylizer
+        if not hasattr(self._local, "cache"):
+            self._local.cache, self._local.styles = {}, {}
+        cache, styles = self._local.cache, self._local.styles
+        st = cache.get(model)
+        if st is None:
+            st = cache[model] = Stylizer(model, style_image=style_image, threads=self.ort_threads)
+        elif style_image is not None:
+            st.set_style_image(style_image)
+        style = style if style not in (None, "") else 0
+        if st.info.kind == "multi" and styles.get(model) != style:
+            st.set_style(style)  # resets bound buffers: only when the style changes
+            styles[model] = style
+        return st
+
+    def retry_after(self) -> int:
+        return max(1, math.ceil(self._avg_s * max(1, self.pending) / self.workers))
+
+    def reserve(self) -> None:
+        """Count one more job or raise Busy; pair with `run(..., reserved=True)` or `release()`."""
+        with self._lock:
+            if self.pending >= self.capacity:
+                raise Busy(self.retry_after())
+            self.pending += 1
+
+    def release(self) -> None:
+        with self._lock:
+            self.pending -= 1
+
+    async def run(self, fn: Callable, *args, timeout: float, reserved: bool = False):
+        """Run fn(pool, *args) on a worker; Busy when full, asyncio.TimeoutError after `timeout` seconds."""
+        if not reserved:
+            self.reserve()
+        t0 = time.perf_counter()
+
+        def job():
+            return fn(self, *args)
+
+        def finished(_):
+            with self._lock:
+                self.pending -= 1
+                self.done += 1
+                self._avg_s = 0.8 * self._avg_s + 0.2 * (time.perf_counter() - t0)
+
+        try:
+            fut = self._exec.submit(job)
+        except BaseException:
+            self.release()
+            raise
+        fut.add_done_callback(finished)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(fut), timeout)
+        except asyncio.TimeoutError:
+            fut.cancel()  # drops it if still waiting; a running job finishes and frees its slot
+            raise
+
+    def stats(self) -> dict:
+        return {"workers": self.workers, "capacity": self.capacity, "pending": self.pending, "done": self.done}
+
+    def shutdown(self) -> None:
+        self._exec.shutdown(wait=False, cancel_futures=True)
+
+
+def is_loopback(host: str) -> bool:
+    return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
+
+
+def serve(config: WebConfig) -> None:
+    """Run the app with uvicorn until interrupted."""
+    import uvicorn
+    from .app import create_app
+    config.check()
+    if not is_loopback(config.host):
+        print(f"warning: listening on {config.host}: the app is reachable from other machines", file=sys.stderr)
+    with socket.socket(socket.AF_INET6 if ":" in config.host else socket.AF_INET) as s:
+        try:
+            s.bind((config.host, config.port))
+        except OSError as exc:
+            raise UserError(f"cannot listen on {config.host}:{config.port} ({exc.strerror}); "
+                            "pick another --port") from None
+    app = create_app(config)
+    uvicorn.run(app, host=config.host, port=config.port, log_level="warning", access_log=False,
+                ws_max_size=config.max_upload_bytes + 4096, timeout_graceful_shutdown=5,
+                limit_concurrency=MAX_CONNECTIONS)
+
+
+# -- for tests and benchmarks: the real server in a child process ------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def spawn_server(args: List[str] = (), env: Optional[dict] = None, port: Optional[int] = None,
+                 wait_s: float = 60.0, cwd: Optional[str] = None) -> Iterator[str]:
+    """Start `framestyle serve` on 127.0.0.1 in a subprocess; yield its base URL; stop it afterwards."""
+    import httpx
+    port = port or free_port()
+    cmd = [sys.executable, "-c", "from framestyle.cli import main; raise SystemExit(main())", "serve", "--host", "127.0.0.1", "--port", str(port), *args]
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT,
+                            cwd=cwd)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + wait_s
+        while True:
+            if proc.poll() is not None:
+                log.seek(0)
+                out = log.read().decode(errors="replace")
+                raise RuntimeError(f"server exited with {proc.returncode}:\n{out}")
+            try:
+                if httpx.get(url + "/api/health", timeout=1.0).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start within {wait_s} s")
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()

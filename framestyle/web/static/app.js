@@ -1,0 +1,330 @@
+// framestyle page: upload + stylise, and the webcam in two modes (on-device onnxruntime-web, or server WebSocket).
+"use strict";
+const $ = (id) => document.getElementById(id);
+const state = { models: [], info: null, file: null, resultUrl: null, live: null };
+window.framestyle = state;  // for tests and the console
+
+function setStatus(msg, isError = false) {
+  $("status").textContent = msg;
+  $("status").className = isError ? "error" : "";
+}
+
+async function fetchJson(url) {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
+  return r.json();
+}
+
+// ---- models and controls ------------------------------------------------------------------------------
+function fillSelect(sel, models) {
+  const keep = sel.value;
+  sel.innerHTML = "";
+  for (const m of models) {
+    const o = document.createElement("option");
+    o.value = m.name;
+    o.textContent = `${m.name} (${m.kind}${m.builtin ? "" : ", user"})`;
+    sel.appendChild(o);
+  }
+  const pick = models.find((m) => m.name === keep) ||
+    models.find((m) => m.kind === "fixed" && m.builtin) || models.find((m) => m.kind === "fixed") || models[0];
+  if (pick) sel.value = pick.name;
+}
+
+function modelByName(name) { return state.models.find((m) => m.name === name); }
+
+function onModelChange() {
+  const m = modelByName($("model").value);
+  $("style-index-row").hidden = !(m && m.kind === "multi");
+  $("style-image-row").hidden = !(m && m.kind === "arbitrary");
+}
+
+function liveModels() {
+  const device = liveMode() === "device";
+  return state.models.filter((m) => (device ? m.browser : m.kind !== "arbitrary"));
+}
+
+function liveMode() { return document.querySelector("input[name=mode]:checked").value; }
+
+function onModeChange() {
+  fillSelect($("live-model"), liveModels());
+  const note = $("device-note");
+  if (state.info && !state.info.on_device) {  // say how to enable it, whichever mode is picked
+    note.hidden = false;
+    document.querySelector("input[name=mode][value=device]").disabled = true;
+    note.textContent = "On-device mode is off: the onnxruntime-web files are missing. " +
+      "Run scripts/fetch_web_assets.sh (needs npm) and restart the server. Server mode works.";
+  } else {
+    note.hidden = true;
+  }
+  $("cam-start").disabled = !!state.live || (liveMode() === "device" && !(state.info && state.info.on_device));
+}
+
+// ---- picture upload -----------------------------------------------------------------------------------
+function takeFile(f) {
+  if (!f) return;
+  state.file = f;
+  const prev = $("preview");
+  if (prev.src) URL.revokeObjectURL(prev.src);
+  prev.src = URL.createObjectURL(f);
+  prev.hidden = false;
+  $("go").disabled = false;
+  setStatus(`${f.name} (${(f.size / 1024).toFixed(0)} KB) ready`);
+}
+
+async function stylize() {
+  if (!state.file) return;
+  const m = modelByName($("model").value);
+  const fd = new FormData();
+  fd.append("image", state.file, state.file.name || "image");
+  fd.append("model", $("model").value);
+  fd.append("strength", $("strength").value);
+  fd.append("preserve_color", $("preserve").checked ? "true" : "false");
+  if (m && m.kind === "multi") fd.append("style", $("style-index").value);
+  if (m && m.kind === "arbitrary") {
+    const sf = $("style-file").files[0];
+    if (!sf) { setStatus("pick a style image for this model", true); return; }
+    fd.append("style_image", sf, sf.name);
+  }
+  $("go").disabled = true;
+  setStatus("stylising…");
+  const t0 = performance.now();
+  try {
+    const r = await fetch("/api/stylize", { method: "POST", body: fd });
+    if (!r.ok) {
+      let msg = `HTTP ${r.status}`;
+      try { msg = (await r.json()).error || msg; } catch (e) { /* not JSON */ }
+      if (r.status === 429) msg += ` (retry after ${r.headers.get("Retry-After")} s)`;
+      throw new Error(msg);
+    }
+    const blob = await r.blob();
+    if (state.resultUrl) URL.revokeObjectURL(state.resultUrl);
+    state.resultUrl = URL.createObjectURL(blob);
+    const img = $("result");
+    await new Promise((ok, bad) => { img.onload = ok; img.onerror = () => bad(new Error("bad image")); img.src = state.resultUrl; });
+    $("download").href = state.resultUrl;
+    const base = (state.file.name || "image").replace(/\.[^.]+$/, "");
+    $("download").download = `${base}-${$("model").value}.png`;
+    $("result-box").hidden = false;
+    const ms = performance.now() - t0;
+    $("result-info").textContent = `${img.naturalWidth}x${img.naturalHeight}, ${ms.toFixed(0)} ms`;
+    setStatus("done");
+  } catch (e) {
+    setStatus(`error: ${e.message}`, true);
+  } finally {
+    $("go").disabled = false;
+  }
+}
+
+// ---- webcam -------------------------------------------------------------------------------------------
+function liveSize(multiple) {
+  let [w, h] = $("live-size").value.split("x").map(Number);
+  const k = multiple || 4;
+  return [w - (w % k), h - (h % k)];
+}
+
+class Counter {  // frames shown and a 1-second sliding FPS
+  constructor() { this.n = 0; this.times = []; }
+  tick() {
+    const now = performance.now();
+    this.n += 1;
+    this.times.push(now);
+    while (this.times.length && now - this.times[0] > 1000) this.times.shift();
+    $("frames").textContent = String(this.n);
+    const span = this.times.length > 1 ? (now - this.times[0]) / 1000 : 0;
+    $("fps").textContent = span > 0 ? ((this.times.length - 1) / span).toFixed(1) : "0.0";
+  }
+}
+
+let ortLoading = null;
+function loadOrt() {
+  if (window.ort) return Promise.resolve(window.ort);
+  if (!ortLoading) {
+    ortLoading = new Promise((ok, bad) => {
+      const s = document.createElement("script");
+      s.src = "/static/vendor/ort.wasm.min.js";
+      s.onload = () => ok(window.ort);
+      s.onerror = () => bad(new Error("could not load /static/vendor/ort.wasm.min.js"));
+      document.head.appendChild(s);
+    });
+  }
+  return ortLoading.then((ort) => {
+    ort.env.wasm.wasmPaths = "/static/vendor/";
+    ort.env.wasm.numThreads = 1;
+    ort.env.wasm.proxy = false;
+    return ort;
+  });
+}
+
+// blend the stylised RGBA `out` toward the camera frame `src` in place (strength, preserve colour)
+function finish(out, src, strength, preserve) {
+  const n = out.length;
+  for (let i = 0; i < n; i += 4) {
+    let r = out[i], g = out[i + 1], b = out[i + 2];
+    if (preserve) {  // stylised luminance, camera chroma
+      const d = 0.299 * (r - src[i]) + 0.587 * (g - src[i + 1]) + 0.114 * (b - src[i + 2]);
+      r = src[i] + d; g = src[i + 1] + d; b = src[i + 2] + d;
+    }
+    if (strength < 1) {
+      r = strength * r + (1 - strength) * src[i];
+      g = strength * g + (1 - strength) * src[i + 1];
+      b = strength * b + (1 - strength) * src[i + 2];
+    }
+    out[i] = r; out[i + 1] = g; out[i + 2] = b; out[i + 3] = 255;
+  }
+}
+
+async function startCamera() {
+  const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false });
+  const video = $("video");
+  video.srcObject = stream;
+  await video.play();
+  while (!video.videoWidth) await new Promise((r) => setTimeout(r, 20));
+  return stream;
+}
+
+async function deviceLoop(live) {
+  const m = modelByName($("live-model").value);
+  $("cam-status").textContent = "loading onnxruntime-web…";
+  const ort = await loadOrt();
+  const session = await ort.InferenceSession.create(`/models/${encodeURIComponent(m.name)}.onnx`,
+    { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
+  const [w, h] = liveSize(m.multiple);
+  const grab = new OffscreenCanvas(w, h).getContext("2d", { willReadFrequently: true });
+  const outCanvas = $("out");
+  outCanvas.width = w; outCanvas.height = h;
+  const ctx = outCanvas.getContext("2d");
+  const input = new Float32Array(3 * w * h);
+  const plane = w * h;
+  const inName = session.inputNames[0];
+  $("cam-status").textContent = `on device: ${m.name} ${w}x${h}, wasm 1 thread`;
+  while (live.running) {
+    grab.drawImage($("video"), 0, 0, w, h);
+    const src = grab.getImageData(0, 0, w, h).data;
+    for (let p = 0, i = 0; p < plane; p++, i += 4) {
+      input[p] = src[i] / 255; input[plane + p] = src[i + 1] / 255; input[2 * plane + p] = src[i + 2] / 255;
+    }
+    const result = await session.run({ [inName]: new ort.Tensor("float32", input, [1, 3, h, w]) });
+    const y = result[session.outputNames[0]].data;
+    const img = ctx.createImageData(w, h);
+    const d = img.data;
+    for (let p = 0, i = 0; p < plane; p++, i += 4) {
+      d[i] = y[p] * 255; d[i + 1] = y[plane + p] * 255; d[i + 2] = y[2 * plane + p] * 255;
+    }
+    finish(d, src, Number($("strength").value), $("preserve").checked);
+    ctx.putImageData(img, 0, 0);
+    live.counter.tick();
+    await new Promise((r) => setTimeout(r, 0));
+  }
+  await session.release();
+}
+
+async function serverLoop(live) {
+  const m = modelByName($("live-model").value);
+  const [w, h] = liveSize(4);
+  const q = new URLSearchParams({ model: m.name, strength: $("strength").value,
+    preserve_color: $("preserve").checked ? "1" : "0", style: $("style-index").value, quality: "80" });
+  const proto = location.protocol === "https:" ? "wss" : "ws";
+  const ws = new WebSocket(`${proto}://${location.host}/ws/stylize?${q}`);
+  ws.binaryType = "blob";
+  live.ws = ws;
+  const grab = new OffscreenCanvas(w, h);
+  const gctx = grab.getContext("2d");
+  const outCanvas = $("out");
+  outCanvas.width = w; outCanvas.height = h;
+  const ctx = outCanvas.getContext("2d");
+  await new Promise((ok, bad) => { ws.onopen = ok; ws.onerror = () => bad(new Error("WebSocket failed")); });
+  $("cam-status").textContent = `server: ${m.name} ${w}x${h}`;
+  let last = {};
+  ws.onmessage = async (ev) => {
+    if (typeof ev.data === "string") {
+      last = JSON.parse(ev.data);
+      if (last.error) $("cam-status").textContent = `server: ${last.error}`;
+      return;
+    }
+    const bmp = await createImageBitmap(ev.data);
+    ctx.drawImage(bmp, 0, 0, w, h);
+    bmp.close();
+    live.counter.tick();
+    $("cam-status").textContent = `server: ${m.name} ${w}x${h}, ${last.ms} ms/frame, dropped ${last.dropped}`;
+  };
+  ws.onclose = (ev) => { if (live.running) { $("cam-status").textContent = `server closed (${ev.code})`; stopLive(); } };
+  const sendSettings = () => ws.readyState === 1 &&
+    ws.send(JSON.stringify({ strength: Number($("strength").value), preserve_color: $("preserve").checked }));
+  live.onSettings = sendSettings;
+  while (live.running && ws.readyState === 1) {
+    if (ws.bufferedAmount < 512 * 1024) {  // don't pile frames up in the socket; the server drops stale ones
+      gctx.drawImage($("video"), 0, 0, w, h);
+      const blob = await grab.convertToBlob({ type: "image/jpeg", quality: 0.8 });
+      if (ws.readyState === 1) ws.send(blob);
+    }
+    await new Promise((r) => setTimeout(r, 33));  // camera rate (~30 FPS)
+  }
+  ws.close();
+}
+
+async function startLive() {
+  if (state.live) return;
+  const live = { running: true, counter: new Counter(), stream: null, ws: null, onSettings: null };
+  state.live = live;
+  $("cam-start").disabled = true;
+  $("cam-stop").disabled = false;
+  $("frames").textContent = "0";
+  try {
+    $("cam-status").textContent = "starting camera…";
+    live.stream = await startCamera();
+    if (liveMode() === "device") await deviceLoop(live);
+    else await serverLoop(live);
+  } catch (e) {
+    $("cam-status").textContent = `error: ${e.message || e}`;
+    console.error(e);
+  } finally {
+    if (state.live === live) stopLive();
+  }
+}
+
+function stopLive() {
+  const live = state.live;
+  if (!live) return;
+  live.running = false;
+  if (live.ws && live.ws.readyState <= 1) live.ws.close();
+  if (live.stream) live.stream.getTracks().forEach((t) => t.stop());
+  state.live = null;
+  $("cam-stop").disabled = true;
+  onModeChange();
+}
+
+// ---- wiring -------------------------------------------------------------------------------------------
+async function init() {
+  $("file").addEventListener("change", (e) => takeFile(e.target.files[0]));
+  const drop = $("drop");
+  drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (e) => {
+    e.preventDefault();
+    drop.classList.remove("over");
+    takeFile(e.dataTransfer.files[0]);
+  });
+  $("go").addEventListener("click", stylize);
+  $("model").addEventListener("change", onModelChange);
+  $("strength").addEventListener("input", () => {
+    $("strength-val").textContent = Number($("strength").value).toFixed(2);
+    if (state.live && state.live.onSettings) state.live.onSettings();
+  });
+  $("preserve").addEventListener("change", () => state.live && state.live.onSettings && state.live.onSettings());
+  document.querySelectorAll("input[name=mode]").forEach((r) => r.addEventListener("change", onModeChange));
+  $("cam-start").addEventListener("click", startLive);
+  $("cam-stop").addEventListener("click", stopLive);
+  try {
+    [state.info, state.models] = await Promise.all([fetchJson("/api/info"), fetchJson("/api/models").then((j) => j.models)]);
+  } catch (e) {
+    setStatus(`cannot reach the server: ${e.message}`, true);
+    return;
+  }
+  fillSelect($("model"), state.models);
+  onModelChange();
+  if (!state.info.on_device) document.querySelector("input[name=mode][value=server]").checked = true;
+  onModeChange();
+  document.body.dataset.ready = "1";
+}
+
+init();
