@@ -10,7 +10,7 @@ from typing import List, Optional
 from ..errors import UserError
 
 # modules that define add_parsers(subparsers); each command sets args.func
-GROUPS = ["image", "train", "video", "shrink", "web", "batch", "style"]
+GROUPS = ["image", "train", "train_more", "video", "shrink", "web", "batch", "style"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,6 +6,7 @@ random crops and rescales of (input, target) pairs.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import time
@@ -16,6 +17,7 @@ import numpy as np
 
 from ..errors import UserError
 from .data import default_sources, held_out_images, load_content, resize_long
+from .losses import distill_loss
 from .loop import (Budget, CsvLog, command_line, cosine_lr, finish_model, load_checkpoint, net_multiple,
                    save_checkpoint, seed_all)
 
@@ -69,12 +71,6 @@ def sample_batch(pairs, batch: int, crop: int, rng: np.random.Generator):
     x = torch.stack([t.float() for t in xs]) / 255.0
     y = torch.stack([t.float() for t in ys]) / 255.0
     return x, y
-
-
-def grad_loss(a, b):
-    dxa, dxb = a[..., :, 1:] - a[..., :, :-1], b[..., :, 1:] - b[..., :, :-1]
-    dya, dyb = a[..., 1:, :] - a[..., :-1, :], b[..., 1:, :] - b[..., :-1, :]
-    return ((dxa - dxb) ** 2).mean() + ((dya - dyb) ** 2).mean()
 
 
 def evaluate(net, evalset) -> float:
@@ -150,7 +146,7 @@ def distill(teacher: str, name: str, arch: str = "fast", arch_kwargs: Optional[d
         for g in opt.param_groups:
             g["lr"] = cur_lr
         out = net(x)
-        loss = torch.nn.functional.mse_loss(out, y) + grad_weight * grad_loss(out, y)
+        loss = distill_loss(out, y, grad_weight)
         if not torch.isfinite(loss):
             if last_good is None:
                 raise UserError("loss became non-finite at the first steps; lower --lr")
@@ -171,8 +167,9 @@ def distill(teacher: str, name: str, arch: str = "fast", arch_kwargs: Optional[d
             history.append([step, round(elapsed, 1), round(p, 3)])
             row = p
             bar.set_postfix(loss=f"{loss_avg:.4f}", heldout_psnr=f"{p:.2f}")
-            last_good = {"model": net.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed,
-                         "history": history, "arch": arch, "arch_kwargs": arch_kwargs or {}}
+            last_good = copy.deepcopy({"model": net.state_dict(), "opt": opt.state_dict(), "step": step,
+                                       "elapsed": elapsed, "history": history, "arch": arch,
+                                       "arch_kwargs": arch_kwargs or {}})
             save_checkpoint(ckpt, **last_good)
         if step % 20 == 0 or row is not None:
             log.write(step=step, elapsed_s=round(elapsed, 1), loss=round(loss_avg, 6), lr=f"{cur_lr:.2e}",
