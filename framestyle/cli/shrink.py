@@ -1,0 +1,99 @@
+"""Shrink and export commands: quantize, prune, binarize, export."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import UserError
+
+
+def add_parsers(sub):
+    q = sub.add_parser("quantize", help="int8 (static or dynamic) or fp16 copy of a model, into the user zoo")
+    q.add_argument("model", help="zoo name or .onnx path")
+    g = q.add_mutually_exclusive_group(required=True)
+    g.add_argument("--int8", action="store_true", help="int8 QDQ, calibrated on real photos (per-channel weights)")
+    g.add_argument("--fp16", action="store_true", help="float16 weights and compute, float32 input/output")
+    q.add_argument("--dynamic", action="store_true", help="with --int8: dynamic quantisation (no calibration)")
+    q.add_argument("--calib", type=Path, help="folder of calibration photos (default: offline sample photos)")
+    q.add_argument("-o", "--output", required=True, help="name of the new model")
+    q.add_argument("--json", action="store_true", help="print the result as JSON")
+    q.set_defaults(func=cmd_quantize)
+
+    p = sub.add_parser("prune", help="remove internal channels of a fast student, fine-tune from the original")
+    p.add_argument("model", help="zoo name or .onnx path of a framestyle student (fast family)")
+    p.add_argument("--ratio", type=float, required=True, help="fraction of body channels to remove, e.g. 0.5")
+    p.add_argument("--steps", type=int, default=300, help="distillation fine-tune steps (default 300)")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("-o", "--output", required=True, help="name of the new model")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_prune)
+
+    b = sub.add_parser("binarize", help="binary-weight (sign x scale) student trained from the float one")
+    b.add_argument("model", help="zoo name or .onnx path of a framestyle student")
+    b.add_argument("--steps", type=int, default=400, help="straight-through fine-tune steps (default 400)")
+    b.add_argument("--lr", type=float, default=1e-3)
+    b.add_argument("-o", "--output", required=True, help="name of the new model")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=cmd_binarize)
+
+    e = sub.add_parser("export", help="export a student to ONNX, TFLite or Core ML (optionally YUV input)")
+    e.add_argument("model", help="zoo name or .onnx path of a framestyle student")
+    e.add_argument("--to", choices=["onnx", "tflite", "coreml"], default="onnx")
+    e.add_argument("--input-format", choices=["rgb", "nv12", "i420"], default="rgb",
+                   help="rgb float [1,3,H,W]; nv12/i420: one uint8 buffer [H*3/2, W] straight from a camera")
+    e.add_argument("--range", choices=["video", "full"], default="video", help="YUV range (BT.601)")
+    e.add_argument("--size", help="fixed input size HxW (required for tflite and coreml)")
+    e.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18)")
+    e.add_argument("--nhwc", action="store_true", help="channels-last I/O: [1,H,W,3]")
+    e.add_argument("-o", "--output", required=True, type=Path, help="output file (.onnx, .tflite, .mlpackage)")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=cmd_export)
+
+
+def _print(res: dict, as_json: bool, line: str) -> int:
+    print(json.dumps(res, indent=2, default=str) if as_json else line)
+    return 0
+
+
+def _kb(n) -> str:
+    return f"{n / 1024:.1f} KB"
+
+
+def cmd_quantize(args) -> int:
+    from ..shrink.quantize import quantize
+    if args.dynamic and not args.int8:
+        raise UserError("--dynamic goes with --int8")
+    if args.calib and (args.fp16 or args.dynamic):
+        raise UserError("--calib is for static --int8 only")
+    method = "fp16" if args.fp16 else ("int8-dynamic" if args.dynamic else "int8")
+    res = quantize(args.model, method, args.output, calib_dir=args.calib)
+    return _print(res, args.json, f"wrote {res['path']} ({method}): {_kb(res['size_bytes'])} "
+                  f"(float {_kb(res['source_size_bytes'])}); PSNR vs float {res['psnr_vs_source']} dB "
+                  f"on held-out photos")
+
+
+def cmd_prune(args) -> int:
+    from ..shrink.prune import prune
+    res = prune(args.model, args.ratio, args.output, steps=args.steps, lr=args.lr, progress=not args.json)
+    c0, c1 = res["channels"]
+    return _print(res, args.json, f"wrote {res['path']}: channels {c0} -> {c1}, params {res['source_params']} -> "
+                  f"{res['params']}, {_kb(res['size_bytes'])}; PSNR vs original {res['psnr_vs_source']} dB")
+
+
+def cmd_binarize(args) -> int:
+    from ..shrink.binarize import binarize
+    res = binarize(args.model, args.output, steps=args.steps, lr=args.lr, progress=not args.json)
+    pk = res["packing"]
+    return _print(res, args.json, f"wrote {res['path']}: {res['binary_layers']} binary conv layers (first/last "
+                  f"float); packed size {_kb(pk['packed_bytes'])} vs float {_kb(pk['float32_bytes'])} "
+                  f"(ONNX stores floats: {_kb(res['size_bytes'])}); PSNR vs float {res['psnr_vs_source']} dB")
+
+
+def cmd_export(args) -> int:
+    from ..export.convert import export_model, parse_size
+    res = export_model(args.model, args.to, args.output, input_format=args.input_format, rng=args.range,
+                       size=parse_size(args.size), opset=args.opset, nhwc=args.nhwc)
+    diff = res.get("max_abs_vs_ort")
+    check = f"max abs diff vs ORT {diff:.2e}" if diff is not None else res["coreml"]["predict"]
+    return _print(res, args.json, f"wrote {res['path']} ({args.to}, {res['layout']}; "
+                  f"{_kb(res['size_bytes'])}); {check}")

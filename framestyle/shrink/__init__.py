@@ -1,0 +1,1 @@
+"""Make students smaller: int8/fp16 quantisation, channel pruning, binary weights."""

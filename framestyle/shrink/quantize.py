@@ -1,0 +1,182 @@
+"""Post-training quantisation of an ONNX student: int8 static (QDQ, calibrated), int8 dynamic, fp16.
+
+    from framestyle.shrink.quantize import quantize
+    res = quantize("nightblue-fast", "int8", "nightblue-int8")   # lands in the user zoo with a card
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Iterable, List, Optional, Union
+
+import numpy as np
+
+from ..errors import UserError
+from ..zoo import ModelInfo, add_user_model
+from .from_onnx import load_info
+
+METHODS = ("int8", "int8-dynamic", "fp16")
+OPENCV_PHOTOS = ["baboon.jpg", "fruits.jpg", "lena.jpg", "messi5.jpg", "orange.jpg", "butterfly.jpg",
+                 "apple.jpg", "HappyFish.jpg", "starry_night.jpg", "graf1.png", "pic1.png"]
+SKIMAGE_CALIB = ["astronaut", "coffee", "chelsea", "rocket"]
+
+
+def calibration_images(calib_dir: Optional[Union[str, Path]] = None, size: int = 256,
+                       limit: int = 16) -> List[np.ndarray]:
+    """Real photos for int8 calibration, longer side `size`. Default: skimage + OpenCV sample photos
+    (never the held-out photos used for the PSNR numbers)."""
+    from ..imageio import IMAGE_EXTS, load_image
+    from ..train.data import OPENCV_DATA, resize_long
+    imgs = []
+    if calib_dir is not None:
+        d = Path(calib_dir)
+        if not d.is_dir():
+            raise UserError(f"--calib {d}: not a folder")
+        files = sorted(p for p in d.iterdir() if p.suffix.lower() in IMAGE_EXTS)
+        for p in files[:limit]:
+            try:
+                imgs.append(load_image(p))
+            except UserError:
+                continue
+        if not imgs:
+            raise UserError(f"--calib {d}: no readable images")
+    else:
+        import skimage.data
+        imgs = [getattr(skimage.data, n)()[..., :3] for n in SKIMAGE_CALIB]
+        imgs += [load_image(OPENCV_DATA / n) for n in OPENCV_PHOTOS if (OPENCV_DATA / n).exists()]
+        imgs = [i for i in imgs if i.ndim == 3][:limit]
+    return [resize_long(np.ascontiguousarray(i), size) for i in imgs]
+
+
+def model_feeds(sess, img: np.ndarray, multiple: int, index: int = 0) -> dict:
+    """ORT feeds for one image: the padded NCHW image plus a one-hot for any extra weight input (multi-style)."""
+    from ..runtime import ops
+    h, w = img.shape[:2]
+    hp, wp = ops.padded_size(h, w, multiple)
+    x = ops.to_nchw(img, np.zeros((1, 3, hp, wp), np.float32))
+    ins = sess.get_inputs()
+    feeds = {ins[0].name: x}
+    for extra in ins[1:]:
+        n = int(extra.shape[-1]) if isinstance(extra.shape[-1], int) else 1
+        v = np.zeros(extra.shape if all(isinstance(s, int) for s in extra.shape) else (n,), np.float32)
+        v.reshape(-1)[index % v.size] = 1.0
+        feeds[extra.name] = v
+    return feeds
+
+
+class _Reader:
+    """onnxruntime CalibrationDataReader over a list of images."""
+
+    def __init__(self, path: Path, imgs: List[np.ndarray], multiple: int):
+        from ..runtime.session import make_session
+        sess = make_session(path, threads=2)
+        self.feeds = iter([model_feeds(sess, im, multiple, i) for i, im in enumerate(imgs)])
+
+    def get_next(self):
+        return next(self.feeds, None)
+
+
+def quantize_file(src: Path, dst: Path, method: str, calib: Optional[List[np.ndarray]] = None,
+                  multiple: int = 8) -> None:
+    """Write the quantised copy of `src` to `dst` (atomically)."""
+    import onnx
+    dst = Path(dst)
+    part = dst.with_name(dst.name + ".part.onnx")
+    if method == "fp16":
+        from onnxconverter_common import float16
+        m = float16.convert_float_to_float16(onnx.load(str(src)), keep_io_types=True)
+        onnx.save(m, str(part))
+    elif method in ("int8", "int8-dynamic"):
+        from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic,
+                                              quantize_static)
+        from onnxruntime.quantization.shape_inference import quant_pre_process
+        with tempfile.TemporaryDirectory() as td:
+            pre = Path(td) / "pre.onnx"
+            quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
+            skip = [n.name for n in onnx.load(str(pre)).graph.node if n.op_type == "InstanceNormalization"]
+            if method == "int8":
+                reader = _Reader(src, calib or calibration_images(), multiple)
+                CalibrationDataReader.register(_Reader)
+                quantize_static(str(pre), str(part), reader, quant_format=QuantFormat.QDQ, per_channel=True,
+                                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                                calibration_providers=["CPUExecutionProvider"], nodes_to_exclude=skip)
+            else:
+                # ConvInteger on the CPU provider takes uint8 weights
+                quantize_dynamic(str(pre), str(part), per_channel=False, weight_type=QuantType.QUInt8,
+                                 nodes_to_exclude=skip)
+    else:
+        raise UserError(f"unknown quantisation {method!r}; choose one of {', '.join(METHODS)}")
+    part.replace(dst)
+
+
+def compare_models(ref: ModelInfo, other: ModelInfo, images: Optional[Iterable] = None, size: int = 512,
+                   threads: int = 2) -> dict:
+    """PSNR/SSIM of `other` against `ref` (both through the Stylizer) on held-out photos at `size` px."""
+    from ..imageio import load_image
+    from ..metrics.fidelity import psnr, ssim
+    from ..runtime.stylizer import Stylizer
+    from ..train.data import held_out_images, resize_long
+    a, b = Stylizer(ref, threads=threads), Stylizer(other, threads=threads)
+    rows = []
+    for p in images if images is not None else held_out_images():
+        x = resize_long(load_image(p), size)
+        ya, yb = a.stylize(x), b.stylize(x)
+        rows.append((psnr(ya, yb), ssim(ya, yb)))
+    if not rows:
+        raise UserError("no held-out photos found to measure quality (FRAMESTYLE_SHARED_DATA)")
+    odd = b.stylize(np.ascontiguousarray(resize_long(load_image(next(iter(images or held_out_images()))), 203)))
+    return {"psnr": round(float(np.mean([r[0] for r in rows])), 2),
+            "ssim": round(float(np.mean([r[1] for r in rows])), 4), "size": size, "images": len(rows),
+            "runs_at": [list(odd.shape[:2])]}
+
+
+def derived_card(src: ModelInfo, method: str, path: Path, **extra) -> dict:
+    card = {k: v for k, v in src.card.items() if k not in ("name", "fidelity", "export", "created", "training")}
+    card.update(kind=src.kind, derived_from=src.name, method=method, size_bytes=path.stat().st_size,
+                source_size_bytes=src.size_bytes, created=time.strftime("%Y-%m-%d %H:%M:%S"))
+    if src.teacher and "teacher" not in card:
+        card["teacher"] = src.teacher
+    card.setdefault("input", {"name": "input", "multiple": src.multiple})
+    card.setdefault("description", f"{src.name} ({method})")
+    card["description"] = f"{src.card.get('description', src.name)} [{method}]"
+    card.update(extra)
+    return card
+
+
+def register_derived(tmp_path: Path, src: ModelInfo, name: str, method: str, images=None, **extra) -> dict:
+    """Measure a derived model against its source, then add it to the user zoo with its card."""
+    card = derived_card(src, method, tmp_path, **extra)
+    tmp_path.with_suffix(".json").write_text(json.dumps(card, indent=2))
+    from ..zoo.registry import _from_file
+    cmp = compare_models(src, _from_file(tmp_path, False, name), images)
+    card["fidelity_vs_source"] = cmp
+    info = add_user_model(tmp_path, name, card)
+    return {"name": info.name, "path": str(info.path), "method": method, "derived_from": src.name,
+            "size_bytes": info.size_bytes, "source_size_bytes": src.size_bytes,
+            "psnr_vs_source": cmp["psnr"], "ssim_vs_source": cmp["ssim"], **extra}
+
+
+def quantize(model: Union[str, Path, ModelInfo], method: str, name: str, calib_dir=None, images=None) -> dict:
+    """Quantise a zoo model or .onnx file, register it as `name`, report size and PSNR vs the float model."""
+    src = load_info(model)
+    if src.kind == "arbitrary":
+        raise UserError(f"model {src.name!r} is an arbitrary-style graph that is already int8; quantise a "
+                        "fixed or multi-style model")
+    check_name(name, src)
+    calib = calibration_images(calib_dir) if method == "int8" else None
+    with tempfile.TemporaryDirectory() as td:
+        tmp = Path(td) / f"{name}.onnx"
+        quantize_file(src.path, tmp, method, calib, src.multiple)
+        extra = {"calibration": {"images": len(calib), "source": str(calib_dir or "default offline photos"),
+                                 "per_channel": True}} if calib else {}
+        return register_derived(tmp, src, name, method, images, **extra)
+
+
+def check_name(name: str, src: ModelInfo) -> None:
+    import re
+    if not name or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name) or name.endswith(".onnx"):
+        raise UserError(f"-o {name!r}: give a model name (letters, digits, - _ .), not a path")
+    if name == src.name:
+        raise UserError(f"-o {name!r} is the source model's name; choose a new name")
