@@ -2,7 +2,7 @@
 
 Stride-4 patch conv in (space-to-depth + linear), separable residual blocks with dilations and a
 couple of instance norms (global colour statistics, as the teachers have), a 1x1 head to 3x16
-channels and depth-to-space back to full resolution, plus a cheap full-resolution skip of the input.
+channels and depth-to-space back to full resolution, plus a full-resolution input skip with a learned gain.
 Budget: about 1 kMAC per output pixel at width 48.
 """
 from __future__ import annotations
@@ -37,11 +37,13 @@ class FastStudent(nn.Module):
         self.body = nn.Sequential(*[_Block(ch, dil[i % len(dil)], norm=(i % 3 == 0)) for i in range(blocks)])
         self.head = nn.Conv2d(ch, 3 * factor * factor, 1)
         self.shuffle = nn.PixelShuffle(factor)
+        # learned gain of a full-resolution input skip (starts at 0: a fixed skip made students lazy copies)
+        self.skip = nn.Parameter(torch.zeros(1))
 
     def forward(self, x):
         y = self.body(self.stem_act(self.stem(x)))
         y = self.shuffle(self.head(y))
-        return torch.sigmoid(y + 4.0 * (x - 0.5))
+        return torch.sigmoid(y + self.skip * (x - 0.5))
 
 
 @register("fast")
