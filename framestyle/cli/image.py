@@ -60,13 +60,17 @@ def _style_args(p):
     p.add_argument("--strength", type=float, default=1.0, help="0..1, how much style to apply")
     p.add_argument("--preserve-color", action="store_true", help="keep the photo's colours")
     p.add_argument("--threads", type=int, help="ONNX Runtime threads")
+    from ..runtime.arbitrary import add_method_args
+    add_method_args(p)
 
 
 def make_stylizer(args, **extra):
     from ..runtime.stylizer import Stylizer, check_strength
     from ..zoo import get_model
+    from ..runtime.arbitrary import model_for_method
     check_strength(args.strength)
-    info = get_model(args.model)
+    method = getattr(args, "method", None)
+    info = get_model(model_for_method(method, args.model))
     style_image = getattr(args, "style_image", None)
     if style_image and info.kind != "arbitrary":
         if args.model is None:
@@ -77,7 +81,8 @@ def make_stylizer(args, **extra):
     if style_image and not Path(style_image).exists():
         raise UserError(f"{style_image}: style image not found")
     return Stylizer(info, style=args.style, style_image=style_image, strength=args.strength,
-                    preserve_color=args.preserve_color, threads=args.threads, **extra)
+                    preserve_color=args.preserve_color, threads=args.threads,
+                    style_bank=getattr(args, "style_bank", None), alpha=getattr(args, "alpha", 1.0), **extra)
 
 
 def expand_inputs(items: List[str]) -> Tuple[List[Tuple[Path, Path]], bool]:
@@ -108,10 +113,12 @@ def expand_inputs(items: List[str]) -> Tuple[List[Tuple[Path, Path]], bool]:
 
 def _plan_outputs(inputs, many: bool, output: str, fmt: str) -> List[Path]:
     out = Path(output)
-    if not many and output != "-" and not (out.is_dir() or output.endswith(("/", "\\"))):
-        return [out]
     if output == "-":
-        raise UserError("-o - (stdout) takes a single input")
+        if many:
+            raise UserError("-o - (stdout) takes a single input")
+        return [out]
+    if not many and not (out.is_dir() or output.endswith(("/", "\\"))):
+        return [out]
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: several inputs need an output folder, and this is a file")
     ext = {"jpg": ".jpg", "png": ".png", "webp": ".webp"}[fmt]

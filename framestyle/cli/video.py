@@ -19,6 +19,8 @@ def _model_args(p, default_max=None):
     p.add_argument("--max-size", type=int, default=default_max, help="longer side of the processed frames")
     p.add_argument("--threads", type=int, help="CPU threads for the model")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    from ..runtime.arbitrary import add_method_args
+    add_method_args(p)
 
 
 def add_parsers(sub):
@@ -57,8 +59,12 @@ def _stylizer(args):
     from ..runtime import Stylizer
     if args.max_size is not None and args.max_size < 16:
         raise UserError(f"--max-size must be at least 16, got {args.max_size}")
-    return Stylizer(args.model, style=args.style, style_image=args.style_image, strength=args.strength,
-                    preserve_color=args.preserve_color, threads=args.threads)
+    model = args.model
+    if args.style_image and model is None and args.method is None:
+        model = "magenta"  # a style image with no model named: the arbitrary teacher
+    return Stylizer(model, style=args.style, style_image=args.style_image, strength=args.strength,
+                    preserve_color=args.preserve_color, threads=args.threads, method=args.method,
+                    style_bank=args.style_bank, alpha=args.alpha)
 
 
 def _stabilizer(args):

@@ -41,6 +41,7 @@ class ConditionalFast(nn.Module):
     def __init__(self, alpha: float = 1.0, blocks: int = 6, style_dim: int = 100, factor: int = 4):
         super().__init__()
         ch = _w(64, alpha, 8)
+        self.factor = self.multiple = factor  # H,W must be multiples of factor
         self.stem = nn.Conv2d(3, ch, factor, stride=factor)
         dil = [1, 2, 4, 1, 2, 4, 1, 2]
         self.blocks = nn.ModuleList([_CondBlock(ch, dil[i % len(dil)], style_dim) for i in range(blocks)])

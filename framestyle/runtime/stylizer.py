@@ -57,7 +57,11 @@ class Stylizer:
 
     def __init__(self, model: Union[str, ModelInfo, None] = None, *, style=None, style_image=None,
                  strength: float = 1.0, preserve_color: bool = False, threads: Optional[int] = None,
-                 tile: int = 2048, tile_overlap: int = 64, max_size: Optional[int] = None):
+                 tile: int = 2048, tile_overlap: int = 64, max_size: Optional[int] = None,
+                 method: Optional[str] = None, style_bank=None, alpha: float = 1.0):
+        from .arbitrary import attach, model_for_method
+        if not isinstance(model, ModelInfo):
+            model = model_for_method(method, model)
         self.info = model if isinstance(model, ModelInfo) else get_model(model)
         self.threads = threads
         self.strength = check_strength(strength)
@@ -75,7 +79,15 @@ class Stylizer:
         self._style_weights = None
         self._style_vec = None
         self._content_vec_for_strength = None
-        if self.info.kind == "multi":
+        self._backend = self._backend_state = None
+        attached = attach(self.info, threads, style=style, style_image=style_image, style_bank=style_bank,
+                          alpha=alpha) if self.info.kind == "arbitrary" else None
+        if attached is not None:  # student / adain: an ONNX backend runs every frame
+            self._backend, self._backend_state = attached
+        elif self.info.kind == "arbitrary" and style_bank is not None:
+            from ..zoo.styles import resolve_style
+            self._style_vec = resolve_style(style_bank, style)
+        elif self.info.kind == "multi":
             self.set_style(style)
         elif self.info.kind == "arbitrary":
             if style_image is None and style is None:
@@ -101,6 +113,9 @@ class Stylizer:
     def set_style_image(self, style_image: ImageLike) -> None:
         if self.info.kind != "arbitrary":
             raise UserError(f"model {self.info.name!r} does not take a style image")
+        if self._backend is not None:
+            self._backend_state = self._backend.prepare(style_image)
+            return
         self._style_vec = self.magenta.style_vector(load_image(style_image, "style image"))
 
     @property
@@ -136,6 +151,8 @@ class Stylizer:
     def _run_model(self, frame: np.ndarray) -> np.ndarray:
         """Raw model output for one frame (uint8 HxWx3), using bound buffers; returns an internal buffer."""
         h, w = frame.shape[:2]
+        if self._backend is not None:
+            return self._backend.transform(frame, self._backend_state)
         if self.info.kind == "arbitrary":
             vec = self._style_vec
             if self.strength < 1.0:
@@ -175,7 +192,7 @@ class Stylizer:
     def _finish(self, styled: np.ndarray, original: np.ndarray) -> np.ndarray:
         if self.preserve_color:
             styled = ops.preserve_color(styled, original)
-        if self.info.kind != "arbitrary":
+        if self.info.kind != "arbitrary" or self._backend is not None:
             styled = ops.blend(styled, original, self.strength)
         return styled
 

@@ -1,0 +1,254 @@
+"""Arbitrary-style backends for the Stylizer: `--method magenta|student|adain`.
+
+Every backend has the same surface:
+    be = make_backend("student")                       # or "magenta", "adain"; model= a name or .onnx path
+    state = be.prepare(style_image)                    # once per style (Magenta vector / AdaIN stats)
+    state = be.from_vector(vec)                        # magenta/student only: a bank vector, no predictor
+    out = be.transform(frame_uint8, state)             # every frame: uint8 HxWx3 -> uint8 HxWx3
+
+magenta: the float Magenta transform (~6x slower than the student). student: a distilled conditional net
+(card kind "arbitrary", method "student") fed the Magenta style vector, computed once by the predictor.
+adain: EfficientNet-Lite0 encoder + AdaIN + small decoder; `alpha` (0..1) blends content and style features.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Union
+
+import numpy as np
+
+from ..errors import UserError
+from . import ops
+from .session import make_session
+
+METHODS = ("magenta", "student", "adain")
+DEFAULT_MODELS = {"student": "arbitrary-fast", "adain": "adain-lite0"}
+
+
+def _model_path(model: Union[str, Path, None], method: str) -> Path:
+    from ..zoo import get_model
+    info = get_model(str(model) if model else DEFAULT_MODELS[method])
+    want = info.card.get("method")
+    if info.kind != "arbitrary" or want != method:
+        raise UserError(f"model {info.name!r} is not an arbitrary-style {method} model "
+                        f"(card kind={info.kind!r}, method={want!r})")
+    return info.path
+
+
+class _Buffers:
+    """Preallocated NCHW input/output for one frame size, bound with ORT IO binding."""
+
+    def __init__(self, sess, extra: dict, hp: int, wp: int, h: int, w: int, outputs=("output",)):
+        import onnxruntime as ort
+        self.x = np.zeros((1, 3, hp, wp), np.float32)
+        self.y = np.zeros((1, 3, hp, wp), np.float32)
+        self.u8 = np.zeros((h, w, 3), np.uint8)
+        self.extra = extra
+        self.io = sess.io_binding()
+        self.io.bind_ortvalue_input("input", ort.OrtValue.ortvalue_from_numpy(self.x))
+        for k, v in extra.items():
+            self.io.bind_ortvalue_input(k, ort.OrtValue.ortvalue_from_numpy(v))
+        self.io.bind_ortvalue_output("output", ort.OrtValue.ortvalue_from_numpy(self.y))
+        for name in outputs[1:]:
+            self.io.bind_output(name, "cpu")
+
+
+class _OnnxBackend:
+    method = ""
+    _outputs = ("output",)
+
+    def __init__(self, model=None, threads: Optional[int] = None, teacher=None):
+        self.path = _model_path(model, self.method)
+        self.threads = threads
+        self.sess = make_session(self.path, threads)
+        from ..zoo.registry import _read_card
+        self.card = _read_card(self.path)
+        self.multiple = int(self.card.get("input", {}).get("multiple", 8))
+        self._teacher = teacher
+        self._bufs = {}
+        self._key = None
+
+    @property
+    def teacher(self):
+        if self._teacher is None:
+            from ..zoo.magenta import MagentaTeacher
+            self._teacher = MagentaTeacher(threads=self.threads)
+        return self._teacher
+
+    def _extra(self, state) -> dict:
+        raise NotImplementedError
+
+    def transform(self, frame: np.ndarray, state) -> np.ndarray:
+        """uint8 HxWx3 RGB -> uint8 HxWx3 (an internal buffer reused next call of this size: copy to keep)."""
+        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+            raise UserError(f"transform() takes uint8 HxWx3 RGB frames, got {frame.dtype} {frame.shape}")
+        h, w = frame.shape[:2]
+        if min(h, w) < 16:
+            raise UserError(f"frame is too small ({w}x{h}); both sides need at least 16 px")
+        extra = self._extra(state)
+        key = (h, w)
+        b = self._bufs.get(key)
+        if b is None or any(b.extra[k].shape != v.shape for k, v in extra.items()):
+            if len(self._bufs) > 8:
+                self._bufs.clear()
+            hp, wp = ops.padded_size(h, w, self.multiple)
+            b = self._bufs[key] = _Buffers(self.sess, {k: v.copy() for k, v in extra.items()}, hp, wp, h, w,
+                                           self._outputs)
+        for k, v in extra.items():
+            np.copyto(b.extra[k], v)  # bound in place: a style change costs no rebinding
+        ops.to_nchw(frame, b.x)
+        self.sess.run_with_iobinding(b.io)
+        return ops.to_uint8(b.y, h, w, b.u8)
+
+
+class StudentBackend(_OnnxBackend):
+    """Distilled conditional student; state = a (100,) Magenta style vector."""
+    method = "student"
+    _outputs = ("output",)
+
+    def style_vector(self, style_image) -> np.ndarray:
+        from ..imageio import load_image
+        return self.teacher.style_vector(load_image(style_image, "style image"))
+
+    def prepare(self, style_image) -> np.ndarray:
+        return self.style_vector(style_image)
+
+    def from_vector(self, vec) -> np.ndarray:
+        try:
+            v = np.asarray(vec, np.float32)
+        except (TypeError, ValueError):
+            raise UserError(f"a style vector has 100 numbers, got {vec!r:.40}; for a named style give "
+                            "--style-bank FILE --style NAME") from None
+        if v.size != 100 or not np.all(np.isfinite(v)):
+            raise UserError(f"a style vector has 100 finite values, got shape {v.shape}")
+        return v.reshape(100)
+
+    def _extra(self, state) -> dict:
+        return {self.card.get("style_input", "style"): np.asarray(state, np.float32).reshape(1, 100)}
+
+
+class AdainBackend(_OnnxBackend):
+    """AdaIN; state = (style stats [1,80], alpha). `alpha` 0 = the decoded photo, 1 = full style."""
+    method = "adain"
+    _outputs = ("output", "stats")
+
+    def __init__(self, model=None, threads: Optional[int] = None, alpha: float = 1.0, style_size: int = 256):
+        super().__init__(model, threads)
+        self.alpha = check_alpha(alpha)
+        self.style_size = style_size
+        self.dim = int(self.sess.get_inputs()[1].shape[1])
+
+    def style_stats(self, style_image) -> np.ndarray:
+        """Feature mean/std of a style picture (its longer side resized to style_size)."""
+        from ..imageio import load_image
+        from ..train.data import resize_long
+        img = resize_long(load_image(style_image, "style image"), self.style_size)
+        h, w = img.shape[:2]
+        hp, wp = ops.padded_size(h, w, self.multiple)
+        x = ops.to_nchw(img, np.zeros((1, 3, hp, wp), np.float32))
+        return self.sess.run(["stats"], {"input": x, "style_stats": np.zeros((1, self.dim), np.float32),
+                                         "alpha": np.zeros(1, np.float32)})[0]
+
+    def prepare(self, style_image):
+        return self.style_stats(style_image)
+
+    def _extra(self, state) -> dict:
+        return {"style_stats": np.asarray(state, np.float32).reshape(1, self.dim),
+                "alpha": np.array([self.alpha], np.float32)}
+
+
+class MagentaBackend:
+    """The float Magenta transform itself; state = a (100,) style vector."""
+    method = "magenta"
+
+    def __init__(self, model=None, threads: Optional[int] = None, teacher=None):
+        if teacher is None:
+            from ..zoo.magenta import MagentaTeacher
+            teacher = MagentaTeacher(threads=threads)
+        self.teacher = teacher
+
+    def style_vector(self, style_image) -> np.ndarray:
+        from ..imageio import load_image
+        return self.teacher.style_vector(load_image(style_image, "style image"))
+
+    prepare = style_vector
+    from_vector = StudentBackend.from_vector
+
+    def transform(self, frame: np.ndarray, state) -> np.ndarray:
+        out = self.teacher.transform(frame, state)
+        return np.clip(out * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def check_alpha(alpha) -> float:
+    try:
+        a = float(alpha)
+    except (TypeError, ValueError):
+        raise UserError(f"alpha must be a number between 0 and 1, got {alpha!r}") from None
+    if not 0.0 <= a <= 1.0:
+        raise UserError(f"alpha must be between 0 and 1, got {alpha}")
+    return a
+
+
+def make_backend(method: str, model=None, threads: Optional[int] = None, **kw):
+    """A backend by method name: magenta | student | adain."""
+    if method not in METHODS:
+        raise UserError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
+    cls = {"magenta": MagentaBackend, "student": StudentBackend, "adain": AdainBackend}[method]
+    return cls(model, threads, **kw)
+
+
+def initial_state(backend, style_image=None, style_bank=None, style: Optional[str] = None):
+    """The backend state from a style picture, or from `--style-bank FILE [--style NAME|blend]`."""
+    if style_image is not None and style_bank is not None:
+        raise UserError("give either a style image or --style-bank, not both")
+    if style_image is not None:
+        return backend.prepare(style_image)
+    if style_bank is not None:
+        if not hasattr(backend, "from_vector"):
+            raise UserError(f"--style-bank holds Magenta style vectors; method {backend.method!r} needs "
+                            "a style image (--style-image)")
+        from ..zoo.styles import resolve_style
+        return backend.from_vector(resolve_style(style_bank, style))
+    raise UserError(f"method {backend.method!r} needs a style: --style-image IMG or --style-bank FILE --style NAME")
+
+
+# -- glue for the Stylizer and the CLI ------------------------------------------------------
+
+METHOD_MODELS = {"magenta": "magenta", "student": "arbitrary-fast", "adain": "adain-lite0"}
+
+
+def model_for_method(method: Optional[str], model: Optional[str] = None) -> Optional[str]:
+    """`--method` picks the default model of that method; an explicit `--model` wins."""
+    if method is None:
+        return model
+    if method not in METHODS:
+        raise UserError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
+    return model or METHOD_MODELS[method]
+
+
+def attach(info, threads: Optional[int] = None, style=None, style_image=None, style_bank=None,
+           alpha: float = 1.0):
+    """For Stylizer.__init__: (backend, state) for a student/adain model, None for Magenta itself.
+
+    style: a (100,) vector, or a style name / blend string when style_bank is given.
+    """
+    method = info.card.get("method", "magenta") if info.kind == "arbitrary" else None
+    if method not in ("student", "adain"):
+        return None
+    kw = {"alpha": alpha} if method == "adain" else {}
+    be = make_backend(method, str(info.path), threads, **kw)
+    if style_image is None and style_bank is None and style is not None:
+        if method == "adain":
+            raise UserError("AdaIN takes a style image (--style-image), not a style vector")
+        return be, be.from_vector(style)
+    return be, initial_state(be, style_image, style_bank, style)
+
+
+def add_method_args(p) -> None:
+    """CLI options shared by image/video/live/web: --method, --style-bank, --alpha."""
+    p.add_argument("--method", choices=METHODS,
+                   help="arbitrary-style engine for --style-image / --style-bank: magenta (teacher, slow), "
+                        "student (distilled, real time) or adain")
+    p.add_argument("--style-bank", help="a .npz from `framestyle style embed`; pick a style with --style NAME "
+                                        "(or a blend NAME:0.5,NAME:0.5)")
+    p.add_argument("--alpha", type=float, default=1.0, help="AdaIN only: 0 = photo, 1 = full style")

@@ -1,0 +1,430 @@
+"""Arbitrary-style student: a conditional net (image, Magenta style vector) distilled from Magenta.
+
+Style set (offline, built once and cached): crops + colour jitter of the OpenCV sample images, colourised
+skimage textures and multistyle26 outputs ("paintings") of a few photos. Held out entirely: starry_night.jpg,
+graf1.png/graf3.png and multistyle26 styles HELD_MS26. A background thread keeps a pool of (content crop,
+style vector, Magenta output) triples fresh (also saved as shards under the run folder), the student
+trains on random batches from the pool.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+import numpy as np
+
+from ..errors import UserError
+from .data import OPENCV_DATA, SHARED, default_sources, held_out_images, load_content, resize_long
+from .loop import Budget, CsvLog, command_line, cosine_lr, load_checkpoint, save_checkpoint, seed_all
+
+HELD_MS26 = (5, 17)  # multistyle26 styles never used for training styles
+HELD_FILES = {"starry_night.jpg", "graf1.png", "graf3.png"}
+MS26_PHOTOS = ("fruits.jpg", "baboon.jpg", "HappyFish.jpg")
+STYLE_SIDE = 256
+SET_VERSION = 1
+
+
+# -- style images ---------------------------------------------------------------------------
+
+def _square(img: np.ndarray, rng, side: int = STYLE_SIDE, min_frac: float = 0.35) -> np.ndarray:
+    import cv2
+    h, w = img.shape[:2]
+    c = int(min(h, w) * rng.uniform(min_frac, 1.0))
+    top, left = rng.integers(0, h - c + 1), rng.integers(0, w - c + 1)
+    return cv2.resize(np.ascontiguousarray(img[top:top + c, left:left + c]), (side, side), interpolation=cv2.INTER_AREA)
+
+
+def _jitter(img: np.ndarray, rng) -> np.ndarray:
+    """Colour augmentation: hue rotation, saturation, gamma, sometimes a channel swap."""
+    import cv2
+    hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV).astype(np.float32)
+    hsv[..., 0] = (hsv[..., 0] + rng.uniform(0, 180)) % 180
+    hsv[..., 1] = np.clip(hsv[..., 1] * rng.uniform(0.6, 1.8) + rng.uniform(0, 40), 0, 255)
+    out = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB).astype(np.float32) / 255
+    out = out ** rng.uniform(0.6, 1.5)
+    if rng.random() < 0.3:
+        out = out[..., rng.permutation(3)]
+    return (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def _colourise(grey: np.ndarray, rng) -> np.ndarray:
+    """Map a grey texture through a random 3-colour gradient."""
+    g = grey.astype(np.float32)[..., None] / 255
+    cols = rng.uniform(0, 1, (3, 3)).astype(np.float32)
+    lo, mid, hi = cols
+    out = np.where(g < 0.5, lo + (mid - lo) * (g * 2), mid + (hi - mid) * (g * 2 - 1))
+    return (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def _is_grey(a: np.ndarray) -> bool:
+    a = a.astype(np.int16)
+    return np.abs(a[..., 0] - a[..., 1]).mean() < 2 and np.abs(a[..., 1] - a[..., 2]).mean() < 2
+
+
+def _ms26_paintings(styles, photos, rng) -> List[Tuple[str, np.ndarray]]:
+    from ..imageio import load_image
+    from ..zoo.teachers import Teacher
+    out = []
+    imgs = [(p, resize_long(load_image(OPENCV_DATA / p), 384)) for p in photos if (OPENCV_DATA / p).exists()]
+    for k in styles:
+        t = Teacher(f"multistyle26:{k}", threads=1)
+        for p, img in imgs:
+            y = (np.clip(t(img), 0, 1) * 255 + 0.5).astype(np.uint8)
+            out.append((f"ms26-{k}@{Path(p).stem}", _square(y, rng, min_frac=0.8)))
+    return out
+
+
+def build_style_set(seed: int = 0, variants: int = 2, progress: bool = True) -> List[Tuple[str, np.ndarray]]:
+    """Training style images (name, 256x256 uint8), never containing a held-out style."""
+    from tqdm import tqdm
+    import skimage.data
+    from ..imageio import load_image
+    rng = np.random.default_rng(seed)
+    out: List[Tuple[str, np.ndarray]] = []
+    files = sorted(p for p in list(OPENCV_DATA.glob("*.jpg")) + list(OPENCV_DATA.glob("*.png"))
+                   if p.name not in HELD_FILES)
+    for p in tqdm(files, desc="style photos", disable=not progress):
+        try:
+            img = load_image(p)
+        except UserError:
+            continue
+        if min(img.shape[:2]) < 64:
+            continue
+        for v in range(variants):
+            sq = _square(img, rng)
+            sq = _colourise(sq[..., 0], rng) if _is_grey(sq) else (_jitter(sq, rng) if v else sq)
+            out.append((f"{p.stem}#{v}", sq))
+    for n in ("brick", "grass", "gravel"):
+        tex = getattr(skimage.data, n)()
+        for v in range(4):
+            out.append((f"{n}#{v}", _colourise(_square(np.repeat(tex[..., None], 3, 2), rng)[..., 0], rng)))
+    ms = [k for k in range(26) if k not in HELD_MS26]
+    out += _ms26_paintings(ms, MS26_PHOTOS, rng)
+    return out
+
+
+def held_out_styles() -> List[Tuple[str, np.ndarray]]:
+    """Style images never used in training: starry_night, graf1 and two multistyle26 styles."""
+    from ..imageio import load_image
+    out = []
+    for p in (SHARED / "images" / "starry_night.jpg", OPENCV_DATA / "graf1.png"):
+        if p.exists():
+            out.append((p.stem, load_image(p)))
+    rng = np.random.default_rng(123)
+    out += _ms26_paintings(HELD_MS26, MS26_PHOTOS[:1], rng)
+    return out
+
+
+def style_bank(cache: Path, teacher, seed: int = 0, progress: bool = True):
+    """(names, images [N,256,256,3] uint8, vectors [N,100]) of the training styles, cached as one .npz."""
+    path = cache / f"style_set_v{SET_VERSION}_s{seed}.npz"
+    if path.exists():
+        try:
+            z = np.load(path)
+            return list(z["names"]), z["images"], z["vectors"]
+        except (OSError, ValueError, KeyError):
+            pass
+    items = build_style_set(seed, progress=progress)
+    names = [n for n, _ in items]
+    images = np.stack([im for _, im in items])
+    vectors = np.stack([teacher.style_vector(im) for im in images]).astype(np.float32)
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part.npz")
+    np.savez(tmp, names=np.array(names), images=images, vectors=vectors)
+    tmp.replace(path)
+    return names, images, vectors
+
+
+# -- the teacher pool -----------------------------------------------------------------------
+
+class TeacherPool:
+    """Ring buffer of (content crop, style vector, Magenta output) triples filled by a background thread."""
+
+    def __init__(self, teacher, contents, vectors, size: int, crop: int, folder: Path, seed: int,
+                 blend_p: float = 0.3, shard: int = 32):
+        self.teacher, self.contents, self.vectors = teacher, contents, vectors
+        self.size, self.crop, self.folder, self.shard = size, crop, folder, shard
+        self.x = np.zeros((size, crop, crop, 3), np.uint8)
+        self.y = np.zeros((size, crop, crop, 3), np.uint8)
+        self.v = np.zeros((size, 100), np.float32)
+        self.count = self.made = 0
+        self.blend_p = blend_p
+        self.rng = np.random.default_rng([seed, 7])
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        folder.mkdir(parents=True, exist_ok=True)
+        self._load_shards()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _add(self, x, y, v):
+        with self.lock:
+            for i in range(len(x)):
+                j = self.count % self.size
+                self.x[j], self.y[j], self.v[j] = x[i], y[i], v[i]
+                self.count += 1
+
+    def _load_shards(self):
+        for p in sorted(self.folder.glob("shard_*.npz"))[-(self.size // self.shard):]:
+            try:
+                z = np.load(p)
+                if z["x"].shape[1] == self.crop:
+                    self._add(z["x"], z["y"], z["v"])
+            except (OSError, ValueError, KeyError):
+                continue
+        self.made = len(list(self.folder.glob("shard_*.npz")))
+
+    def _one(self):
+        import cv2
+        img = self.contents[self.rng.integers(len(self.contents))]
+        h, w = img.shape[:2]
+        c = int(self.rng.uniform(min(self.crop, h, w), min(h, w) + 1))
+        top, left = self.rng.integers(0, h - c + 1), self.rng.integers(0, w - c + 1)
+        x = cv2.resize(np.ascontiguousarray(img[top:top + c, left:left + c]), (self.crop, self.crop),
+                       interpolation=cv2.INTER_AREA)
+        if self.rng.random() < 0.5:
+            x = np.ascontiguousarray(x[:, ::-1])
+        a, b = self.rng.integers(len(self.vectors), size=2)
+        v = self.vectors[a]
+        if self.rng.random() < self.blend_p:
+            t = self.rng.uniform(0.2, 0.8)
+            v = t * v + (1 - t) * self.vectors[b]
+        return x, v.astype(np.float32)
+
+    def _run(self):
+        xs, ys, vs = [], [], []
+        while not self.stop.is_set():
+            batch = [self._one() for _ in range(4)]
+            x = np.stack([b[0] for b in batch])
+            v = np.stack([b[1] for b in batch])
+            y = self.teacher.transform_batch(x.transpose(0, 3, 1, 2).astype(np.float32) / 255, v)
+            y = (np.clip(y.transpose(0, 2, 3, 1), 0, 1) * 255 + 0.5).astype(np.uint8)
+            self._add(x, y, v)
+            xs.append(x), ys.append(y), vs.append(v)
+            if sum(len(a) for a in xs) >= self.shard:
+                tmp = self.folder / f"shard_{self.made:05d}.part.npz"
+                np.savez(tmp, x=np.concatenate(xs), y=np.concatenate(ys), v=np.concatenate(vs))
+                tmp.replace(self.folder / f"shard_{self.made:05d}.npz")
+                self.made += 1
+                xs, ys, vs = [], [], []
+
+    def sample(self, n: int, rng, crop: Optional[int] = None):
+        """A batch (x, y, v); `crop` < pool crop takes random sub-crops (cheaper steps)."""
+        import torch
+        c = min(crop or self.crop, self.crop)
+        with self.lock:
+            k = min(self.count, self.size)
+            idx = rng.integers(k, size=n)
+            top, left = rng.integers(0, self.crop - c + 1, size=2)
+            sl = (idx, slice(top, top + c), slice(left, left + c))
+            x, y, v = self.x[sl].copy(), self.y[sl].copy(), self.v[idx].copy()
+        tx = torch.from_numpy(x).permute(0, 3, 1, 2).float() / 255
+        ty = torch.from_numpy(y).permute(0, 3, 1, 2).float() / 255
+        return tx, ty, torch.from_numpy(v)
+
+
+# -- evaluation and export ------------------------------------------------------------------
+
+def eval_set(teacher, styles, size: int = 256):
+    """[(content uint8, vector, teacher uint8)] for held-out photos x the given styles."""
+    from ..imageio import load_image
+    out = []
+    for p in held_out_images():
+        x = resize_long(load_image(p), size)
+        x = x[: x.shape[0] // 4 * 4, : x.shape[1] // 4 * 4]
+        for _, s in styles:
+            v = teacher.style_vector(s)
+            y = (np.clip(teacher.transform(x, v), 0, 1) * 255 + 0.5).astype(np.uint8)
+            out.append((x, v, y))
+    return out
+
+
+def torch_psnr(net, evalset) -> float:
+    import torch
+    net.eval()
+    vals = []
+    with torch.no_grad():
+        for x, v, y in evalset:
+            t = torch.from_numpy(x).permute(2, 0, 1)[None].float() / 255
+            o = net(t, torch.from_numpy(v)[None])[0].permute(1, 2, 0).numpy()
+            mse = float(np.mean((o - y.astype(np.float32) / 255) ** 2))
+            vals.append(10 * np.log10(1 / max(mse, 1e-10)))
+    net.train()
+    return float(np.mean(vals))
+
+
+def export_student(net, path: Path) -> dict:
+    """Two-input ONNX: input [1,3,H,W] 0..1 and style [1,100]; output [1,3,H,W]; dynamic H,W."""
+    import io
+    import os
+    import warnings
+    import onnxruntime as ort
+    import torch
+    net = net.cpu().eval()
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (torch.rand(1, 3, 256, 256), torch.randn(1, 100)), buf,
+                          input_names=["input", "style"], output_names=["output"], opset_version=18,
+                          dynamic_axes={"input": {2: "height", 3: "width"}, "output": {2: "height", 3: "width"}},
+                          dynamo=False, do_constant_folding=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_bytes(buf.getvalue())
+    os.replace(tmp, path)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    worst = 0.0
+    for h, w in ((64, 96), (200, 328)):
+        x, s = torch.rand(1, 3, h, w), torch.randn(1, 100)
+        with torch.no_grad():
+            ref = net(x, s).numpy()
+        got = sess.run(None, {"input": x.numpy(), "style": s.numpy()})[0]
+        worst = max(worst, float(np.abs(ref - got).max()))
+    if worst > 1e-4:
+        raise UserError(f"exported ONNX differs from PyTorch by {worst:.2e}")
+    return {"onnx_vs_torch_max_abs": worst}
+
+
+def student_fidelity(model_path: Path, teacher, styles, size: int = 512) -> dict:
+    """PSNR/SSIM of the ONNX student (runtime backend) vs Magenta on held-out photos x styles at `size`."""
+    from ..imageio import load_image
+    from ..metrics.fidelity import psnr, ssim
+    from ..runtime.arbitrary import StudentBackend
+    be = StudentBackend(model_path, teacher=teacher)
+    rows = []
+    for p in held_out_images():
+        x = resize_long(load_image(p), size)
+        for name, s in styles:
+            v = be.style_vector(s)
+            o = be.transform(x, v)
+            t = (np.clip(teacher.transform(x, v), 0, 1) * 255 + 0.5).astype(np.uint8)
+            rows.append({"image": p.name, "style": name, "psnr": round(psnr(o, t), 2), "ssim": round(ssim(o, t), 4)})
+    return {"psnr": round(float(np.mean([r["psnr"] for r in rows])), 2),
+            "ssim": round(float(np.mean([r["ssim"] for r in rows])), 4), "size": size,
+            "styles": [n for n, _ in styles], "per_image": rows}
+
+
+# -- the loop -------------------------------------------------------------------------------
+
+def grad_loss(a, b):
+    """MSE between the image gradients of a and b (keeps edges and texture sharp)."""
+    dxa, dxb = a[..., :, 1:] - a[..., :, :-1], b[..., :, 1:] - b[..., :, :-1]
+    dya, dyb = a[..., 1:, :] - a[..., :-1, :], b[..., 1:, :] - b[..., :-1, :]
+    return ((dxa - dxb) ** 2).mean() + ((dya - dyb) ** 2).mean()
+
+
+def train_arbitrary(name: str = "arbitrary-fast", arch: str = "cond-fast", arch_kwargs: Optional[dict] = None,
+                    steps: Optional[int] = None, minutes: Optional[float] = None, batch: int = 8,
+                    crop: int = 256, lr: float = 2e-3, seed: int = 0, workdir: Optional[Path] = None,
+                    resume: bool = False, out_dir: Optional[Path] = None, pool_size: int = 3000,
+                    eval_every: int = 200, threads: Optional[int] = 1, progress: bool = True,
+                    grad_weight: float = 0.5, min_pool: int = 64, train_crop: Optional[int] = None) -> dict:
+    import torch
+    from tqdm import tqdm
+    from ..nets import build
+    from ..zoo.magenta import MagentaTeacher
+
+    budget = Budget(steps, minutes)
+    if threads:
+        torch.set_num_threads(threads)
+    seed_all(seed)
+    workdir = Path(workdir or Path("runs") / name)
+    ckpt = workdir / "checkpoint.pt"
+    if ckpt.exists() and not resume:
+        raise UserError(f"{ckpt} exists: pass --resume to continue it, or choose another --workdir")
+    if resume and not ckpt.exists():
+        raise UserError(f"--resume: no checkpoint at {ckpt}")
+    workdir.mkdir(parents=True, exist_ok=True)
+    teacher = MagentaTeacher(threads=threads)
+    names, images, vectors = style_bank(workdir.parent / "style_cache", teacher, seed, progress)
+    contents, content_names = load_content(default_sources())
+    held = held_out_styles()
+    evalset = eval_set(teacher, held)
+    seen = eval_set(teacher, [(n, im) for n, im in zip(names[::80], images[::80])])
+    pool = TeacherPool(MagentaTeacher(threads=threads), contents, vectors, pool_size, crop, workdir / "pool", seed)
+    pool.thread.start()
+
+    net = build(arch, **(arch_kwargs or {}))
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    step, elapsed, history = 0, 0.0, []
+    rng = np.random.default_rng(seed)
+    if resume:
+        st = load_checkpoint(ckpt)
+        net.load_state_dict(st["model"])
+        opt.load_state_dict(st["opt"])
+        step, elapsed, history = st["step"], st["elapsed"], st.get("history", [])
+        rng = np.random.default_rng([seed, step])
+    while pool.count < min_pool:
+        time.sleep(1.0)
+    log = CsvLog(workdir / "log.csv", ["step", "elapsed_s", "loss", "lr", "pool", "heldout_psnr", "seen_psnr"])
+    bar = tqdm(desc=f"arbitrary {name}", total=budget.steps or None, initial=step, disable=not progress)
+    t0, loss_avg = time.perf_counter() - elapsed, None
+    net.train()
+    while not budget.done(step, elapsed):
+        x, y, v = pool.sample(batch, rng, train_crop if budget.frac(step, elapsed) < 0.8 else None)
+        cur_lr = cosine_lr(lr, budget.frac(step, elapsed))
+        for g in opt.param_groups:
+            g["lr"] = cur_lr
+        out = net(x, v)
+        loss = torch.nn.functional.mse_loss(out, y) + grad_weight * grad_loss(out, y)
+        if not torch.isfinite(loss):
+            raise UserError(f"loss became non-finite at step {step}; lower --lr (checkpoint {ckpt} kept)")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        elapsed = time.perf_counter() - t0
+        loss_avg = float(loss.detach()) if loss_avg is None else 0.98 * loss_avg + 0.02 * float(loss.detach())
+        bar.update(1)
+        if step % eval_every == 0 or budget.done(step, elapsed):
+            ph, ps = torch_psnr(net, evalset), torch_psnr(net, seen)
+            history.append([step, round(elapsed, 1), round(ph, 3), round(ps, 3), pool.count])
+            bar.set_postfix(loss=f"{loss_avg:.4f}", heldout=f"{ph:.2f}", seen=f"{ps:.2f}", pool=pool.count)
+            log.write(step=step, elapsed_s=round(elapsed, 1), loss=round(loss_avg, 6), lr=f"{cur_lr:.2e}",
+                      pool=pool.count, heldout_psnr=round(ph, 3), seen_psnr=round(ps, 3))
+            save_checkpoint(ckpt, model=net.state_dict(), opt=opt.state_dict(), step=step, elapsed=elapsed,
+                            history=history, arch=arch, arch_kwargs=arch_kwargs or {})
+    bar.close()
+    pool.stop.set()
+    save_checkpoint(ckpt, model=net.state_dict(), opt=opt.state_dict(), step=step, elapsed=elapsed,
+                    history=history, arch=arch, arch_kwargs=arch_kwargs or {})
+    card = {"kind": "arbitrary", "method": "student", "style_input": "style", "teacher": "magenta",
+            "arch": arch, "arch_kwargs": arch_kwargs or {},
+            "description": f"{arch} arbitrary-style student distilled from Magenta; style = Magenta style vector",
+            "licence": "Apache-2.0 (trained here from Apache-2.0 teacher weights)",
+            "training": {"command": command_line(), "method": "distillation (pixel MSE + gradient MSE)",
+                         "steps": step, "minutes": round(elapsed / 60, 1), "batch": batch, "crop": crop, "lr": lr,
+                         "seed": seed, "train_crop": train_crop, "teacher_triples_made": pool.made * pool.shard,
+                         "styles": {"train": len(names), "held_out": [n for n, _ in held]},
+                         "content": {"images": len(content_names), "held_out": [p.name for p in held_out_images()]},
+                         "eval_history": history}}
+    path = export_model(net, name, card, out_dir)
+    fid = student_fidelity(path, teacher, held)
+    card = json.loads(path.with_suffix(".json").read_text())
+    card["fidelity"] = fid
+    _write_json(path.with_suffix(".json"), card)
+    return {"name": name, "path": str(path), "steps": step, "minutes": round(elapsed / 60, 2), "fidelity": fid}
+
+
+def _write_json(path: Path, obj: dict) -> None:
+    import os
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(json.dumps(obj, indent=2))
+    os.replace(tmp, path)
+
+
+def export_model(net, name: str, card: dict, out_dir: Optional[Path] = None) -> Path:
+    """Export the student and its card to out_dir (default: the user zoo)."""
+    from ..paths import user_models_dir
+    out = Path(out_dir) if out_dir else user_models_dir()
+    path = out / f"{name}.onnx"
+    stats = export_student(net, path)
+    card = dict(card)
+    card.update(name=name, export=stats, created=time.strftime("%Y-%m-%d %H:%M:%S"),
+                params=int(sum(p.numel() for p in net.parameters())))
+    card["input"] = {"name": "input", "layout": "NCHW", "range": "0..1 RGB float32",
+                     "multiple": int(getattr(net, "factor", 4)), "extra": "style[1,100] Magenta style vector"}
+    _write_json(path.with_suffix(".json"), card)
+    return path
