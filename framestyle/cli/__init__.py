@@ -13,9 +13,18 @@ from ..errors import UserError
 GROUPS = ["image", "train", "train_more", "video", "shrink", "web", "batch", "style"]
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one `error:` line (exit 2); subparsers inherit this class."""
+
+    def error(self, message):
+        print(f"error: {self.prog}: {message} (see --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
-    p = argparse.ArgumentParser(prog="framestyle", description="Real-time neural style transfer on a CPU.")
+    p = _Parser(prog="framestyle", description="Real-time neural style transfer on a CPU.")
     p.add_argument("--version", action="version", version=f"framestyle {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for g in GROUPS:
@@ -27,10 +36,6 @@ def build_parser() -> argparse.ArgumentParser:
             raise
         mod.add_parsers(sub)
     return p
-
-
-class _Parser(argparse.ArgumentParser):
-    pass
 
 
 def emit_json(obj) -> None:

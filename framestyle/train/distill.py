@@ -126,13 +126,11 @@ def distill(teacher: str, name: str, arch: str = "fast", arch_kwargs: Optional[d
     net = build(arch, **(arch_kwargs or {}))
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     step, elapsed, best, history = 0, 0.0, -1.0, []
-    rng = np.random.default_rng(seed)
     if resume:
         st = load_checkpoint(ckpt)
         net.load_state_dict(st["model"])
         opt.load_state_dict(st["opt"])
         step, elapsed, history = st["step"], st["elapsed"], st.get("history", [])
-        rng = np.random.default_rng([seed, step])
     log = CsvLog(workdir / "log.csv", ["step", "elapsed_s", "loss", "lr", "eval_psnr"])
     net.train()
     bar = tqdm(desc=f"distill {name}", total=budget.steps or None, initial=step, disable=not progress, unit="step")
@@ -141,6 +139,7 @@ def distill(teacher: str, name: str, arch: str = "fast", arch_kwargs: Optional[d
     loss_avg = None
     while not budget.done(step, elapsed):
         cur_crop = crop if budget.frac(step, elapsed) > 0.3 else max(64, crop // 2)
+        rng = np.random.default_rng([seed, step])  # per-step stream: a resumed run draws the same batches
         x, y = sample_batch(pairs, batch if cur_crop == crop else batch * 2, cur_crop, rng)
         cur_lr = cosine_lr(lr, budget.frac(step, elapsed))
         for g in opt.param_groups:

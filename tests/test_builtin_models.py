@@ -1,0 +1,43 @@
+"""Every shipped student: loads, runs at odd sizes, and still matches its teacher as its card says."""
+import numpy as np
+import pytest
+
+from conftest import IMAGES, builtin_students
+
+MODELS = builtin_students()
+
+
+def test_students_are_shipped():
+    assert len(MODELS) >= 6, [m.name for m in MODELS]
+    from framestyle.zoo import DEFAULT_MODEL, get_model
+    assert get_model(DEFAULT_MODEL).builtin
+
+
+@pytest.mark.parametrize("model", MODELS, ids=[m.name for m in MODELS])
+def test_student_runs_at_odd_size(model):
+    from framestyle import Stylizer
+    x = np.random.default_rng(0).integers(0, 255, (333, 517, 3), dtype=np.uint8)
+    out = Stylizer(model).stylize(x)
+    assert out.shape == x.shape and out.std() > 1
+
+
+@pytest.mark.parametrize("model", MODELS, ids=[m.name for m in MODELS])
+def test_student_fidelity_on_a_shared_photo(model):
+    from framestyle.imageio import load_image
+    from framestyle.metrics.fidelity import psnr
+    from framestyle.runtime import Stylizer
+    from framestyle.train.data import SHARED, resize_long
+    from framestyle.zoo.teachers import Teacher
+    spec = model.teacher
+    if spec.startswith("magenta:"):
+        name = spec.split(":", 1)[1]
+        cand = [SHARED / "images" / name, __import__("pathlib").Path("/usr/share/doc/opencv-doc/examples/data") / name]
+        found = [c for c in cand if c.exists()]
+        if not found:
+            pytest.skip(f"style image {name} not on this machine")
+        spec = f"magenta:{found[0]}"
+    x = resize_long(load_image(IMAGES / "home.jpg"), 512)
+    t = (Teacher(spec)(x) * 255 + 0.5).astype(np.uint8)
+    got = psnr(Stylizer(model).stylize(x), t)
+    card = next(r["psnr"] for r in model.card["fidelity"]["per_image"] if r["image"] == "home.jpg")
+    assert got > card - 0.5, (got, card)

@@ -1,0 +1,80 @@
+"""Distillation on tiny real data: the loss falls, resume reproduces, the export matches PyTorch."""
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import IMAGES, run_cli
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def content(tmp_path_factory):
+    d = tmp_path_factory.mktemp("content")
+    for n in ("aero1.jpg", "leuvenA.jpg"):
+        Image.open(IMAGES / n).resize((160, 120)).save(d / n.replace(".jpg", ".png"))
+    return d
+
+
+def _run(content, tmp, steps, resume=False, name="s"):
+    from framestyle.train.distill import distill
+    return distill("multistyle26:12", name, arch="fast", arch_kwargs={"alpha": 0.34, "blocks": 2},
+                   content=[str(content)], steps=steps, batch=2, crop=64, workdir=tmp / "w", out_dir=tmp / "out",
+                   resume=resume, eval_every=10, progress=False, threads=2)
+
+
+def _weights(tmp):
+    return torch.load(tmp / "w" / "checkpoint.pt", weights_only=False)
+
+
+def test_loss_falls_and_model_registers(tmp_path, content):
+    res = _run(content, tmp_path, 40)
+    hist = _weights(tmp_path)["history"]
+    assert [h[0] for h in hist] == [10, 20, 30, 40]
+    assert hist[-1][2] > hist[0][2] + 0.5, hist  # held-out PSNR vs teacher improves
+    rows = [line.split(",") for line in (tmp_path / "w" / "log.csv").read_text().splitlines()[1:]]
+    assert float(rows[-1][2]) < float(rows[0][2])  # running loss falls
+    card = json.loads((tmp_path / "out" / "s.json").read_text())
+    assert card["teacher"] == "multistyle26:12" and card["training"]["steps"] == 40
+    assert card["fidelity"]["psnr"] > 0 and card["export"]["onnx_vs_torch_max_abs"] < 1e-4
+    assert res["fidelity"]["psnr"] == card["fidelity"]["psnr"]
+
+
+def test_resume_reproduces_uninterrupted_run(tmp_path, content):
+    a, b = tmp_path / "a", tmp_path / "b"
+    _run(content, a, 20)
+    _run(content, b, 10)
+    _run(content, b, 20, resume=True)
+    wa, wb = _weights(a)["model"], _weights(b)["model"]
+    assert _weights(b)["step"] == 20
+    for k in wa:
+        assert torch.allclose(wa[k], wb[k], atol=1e-6), k
+
+
+def test_existing_run_needs_resume(tmp_path, content):
+    from framestyle import UserError
+    _run(content, tmp_path, 5)
+    with pytest.raises(UserError, match="--resume"):
+        _run(content, tmp_path, 5)
+
+
+def test_export_matches_torch_at_odd_sizes(tmp_path):
+    from framestyle.export.onnx import check_against_torch, export_onnx
+    from framestyle.nets import arch_names, build
+    for arch in ("fast", "fast8", "arm", "johnson-quarter", "unet-small"):
+        net = build(arch)
+        export_onnx(net, tmp_path / f"{arch}.onnx")
+        m = getattr(net, "multiple", 0) or net.factor
+        stats = check_against_torch(net, tmp_path / f"{arch}.onnx", [(m * 9, m * 13)])
+        assert stats["onnx_vs_torch_max_abs"] < 1e-4
+    assert "fast" in arch_names()
+
+
+def test_cli_distill_bad_input(tmp_path):
+    res = run_cli("distill", "--teacher", "multistyle26:3", "-o", "x", "--steps", "5",
+                  "--content", tmp_path / "missing-dir", "--workdir", tmp_path / "w")
+    assert res.returncode == 2 and res.stderr.decode().strip().startswith("error:")
+    res = run_cli("distill", "--teacher", "magenta", "-o", "x", "--steps", "5")
+    assert res.returncode == 2 and "--style-image" in res.stderr.decode()
