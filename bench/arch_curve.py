@@ -48,8 +48,9 @@ def main() -> int:
 
     work = Path(a.workdir)
     results = []
-    res_file = work / "results.json"
-    done = {(r["style"], r["tag"]): r for r in json.loads(res_file.read_text())} if res_file.exists() else {}
+    done = {}
+    for f in work.glob("results-*.json"):  # one file per style: styles can train in parallel processes
+        done.update({(r["style"], r["tag"]): r for r in json.loads(f.read_text())})
     frames = {(w, h): test_frame(w, h) for (w, h) in [(640, 480), (1280, 720)]}
     for style in a.styles.split(","):
         for arch, kw in ARCHS:
@@ -73,7 +74,8 @@ def main() -> int:
             results.append(row)
             done[(style, t)] = row
             work.mkdir(parents=True, exist_ok=True)
-            res_file.write_text(json.dumps(list(done.values()), indent=2))
+            mine = [v for (s_, _), v in done.items() if s_ == style]
+            (work / f"results-{style}.json").write_text(json.dumps(mine, indent=2))
             print(json.dumps(row), flush=True)
 
     # table

@@ -24,7 +24,9 @@ from framestyle.runtime.live.sinks import NullSink
 from framestyle.runtime.live.sources import FileSource
 from framestyle.zoo import list_models
 
-CLIPS = Path("/work/shared/data/clips")
+from framestyle.train.data import SHARED  # noqa: E402
+
+CLIPS = SHARED / "clips"
 
 
 def pick_model(tmp: Path):
