@@ -16,7 +16,7 @@ from ..imageio import ImageLike, load_image
 from ..zoo import ModelInfo, get_model
 from ..zoo.teachers import parse_style
 from . import ops
-from .session import make_session
+from .session import U8_IN, U8_OUT, make_session
 
 
 def check_strength(strength: float) -> float:
@@ -42,6 +42,34 @@ class _Bound:
         for k, v in extra.items():
             self.io.bind_ortvalue_input(k, ort.OrtValue.ortvalue_from_numpy(v))
         self.io.bind_ortvalue_output(out_name, ort.OrtValue.ortvalue_from_numpy(self.y))
+
+
+class _BoundU8:
+    """uint8 frame buffers bound to the uint8-wrapped graph (see session.uint8_graph)."""
+
+    def __init__(self, sess, extra, hp, wp, h, w):
+        import onnxruntime as ort
+        self.x = np.zeros((hp, wp, 3), np.uint8)
+        self.y = np.zeros((hp, wp, 3), np.uint8)
+        self.aligned = (hp, wp) == (h, w)
+        self.u8 = self.y if self.aligned else np.zeros((h, w, 3), np.uint8)
+        self.pad = (hp - h, wp - w)
+        self.io = sess.io_binding()
+        self.io.bind_ortvalue_input(U8_IN, ort.OrtValue.ortvalue_from_numpy(self.x))
+        for k, v in extra.items():
+            self.io.bind_ortvalue_input(k, ort.OrtValue.ortvalue_from_numpy(v))
+        self.io.bind_ortvalue_output(U8_OUT, ort.OrtValue.ortvalue_from_numpy(self.y))
+
+    def run(self, sess, frame):
+        if self.aligned:
+            np.copyto(self.x, frame)
+        else:
+            import cv2
+            cv2.copyMakeBorder(frame, 0, self.pad[0], 0, self.pad[1], cv2.BORDER_REFLECT_101, dst=self.x)
+        sess.run_with_iobinding(self.io)
+        if not self.aligned:
+            np.copyto(self.u8, self.y[:self.u8.shape[0], :self.u8.shape[1]])
+        return self.u8
 
 
 class Stylizer:
@@ -73,6 +101,7 @@ class Stylizer:
             raise UserError(f"max_size must be at least 16, got {max_size}")
         self.max_size = max_size
         self._sess = None
+        self._u8 = False
         self._bound = {}
         self._lock = threading.Lock()
         self._magenta = None
@@ -128,7 +157,13 @@ class Stylizer:
     @property
     def session(self):
         if self._sess is None and self.info.kind != "arbitrary":
-            self._sess = make_session(self.info.path, self.threads)
+            from .session import uint8_graph
+            self._sess = make_session(self.info.path, self.threads)  # validates the file, clear errors
+            try:  # fast path: uint8 in/out fused into the graph
+                self._sess = make_session(self.info.path, self.threads, uint8_graph(self.info.path))
+                self._u8 = True
+            except Exception:  # unusual graph: keep the float session and convert in numpy
+                self._u8 = False
             ins, outs = self._sess.get_inputs(), self._sess.get_outputs()
             self._in_name, self._out_name = ins[0].name, outs[0].name
             self._extra_names = [i.name for i in ins[1:]]
@@ -167,7 +202,13 @@ class Stylizer:
             if len(self._bound) > 8:
                 self._bound.clear()
             hp, wp = ops.padded_size(h, w, self.info.multiple)
-            b = self._bound[key] = _Bound(sess, self._in_name, self._out_name, self._extra(), hp, wp, h, w)
+            if self._u8:
+                b = _BoundU8(sess, self._extra(), hp, wp, h, w)
+            else:
+                b = _Bound(sess, self._in_name, self._out_name, self._extra(), hp, wp, h, w)
+            self._bound[key] = b
+        if self._u8:
+            return b.run(sess, frame)
         ops.to_nchw(frame, b.x)
         sess.run_with_iobinding(b.io)
         return ops.to_uint8(b.y, h, w, b.u8)
