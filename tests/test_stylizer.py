@@ -71,7 +71,9 @@ def test_process_reuses_buffers(tiny_model, home_photo):
     ptr = a.__array_interface__["data"][0]
     b = st.process(home_photo[::-1].copy())
     assert b.__array_interface__["data"][0] == ptr  # same output buffer, no reallocation
-    assert not np.array_equal(st.stylize(home_photo), b)
+    flipped = b.copy()
+    assert not np.array_equal(st.stylize(home_photo), flipped)
+    assert np.array_equal(st.stylize(home_photo[::-1].copy()), flipped)
 
 
 def test_process_rejects_bad_frames(tiny_model):
