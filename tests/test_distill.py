@@ -42,10 +42,23 @@ def test_loss_falls_and_model_registers(tmp_path, content):
     assert res["fidelity"]["psnr"] == card["fidelity"]["psnr"]
 
 
-def test_resume_reproduces_uninterrupted_run(tmp_path, content):
+def test_resume_reproduces_uninterrupted_run(tmp_path, content, monkeypatch):
+    import framestyle.train.distill as D
     a, b = tmp_path / "a", tmp_path / "b"
     _run(content, a, 20)
-    _run(content, b, 10)
+    orig, calls = D.sample_batch, {"n": 0}
+
+    def interrupted(*args, **kw):  # the run dies after its step-10 checkpoint
+        calls["n"] += 1
+        if calls["n"] > 10:
+            raise KeyboardInterrupt
+        return orig(*args, **kw)
+
+    monkeypatch.setattr(D, "sample_batch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _run(content, b, 20)
+    monkeypatch.setattr(D, "sample_batch", orig)
+    assert _weights(b)["step"] == 10
     _run(content, b, 20, resume=True)
     wa, wb = _weights(a)["model"], _weights(b)["model"]
     assert _weights(b)["step"] == 20
