@@ -89,7 +89,8 @@ def test_loss_falls_validation_logged_exports_and_runs(pairs_dir, tmp_path, home
     assert min(float(r["l1"]) for r in rows[1:]) < float(rows[0]["l1"]) and float(rows[0]["perceptual"]) > 0
     val = list(csv.DictReader(open(tmp_path / "run" / "val.csv")))
     assert len(val) == 10 and all(float(r["val_psnr"]) > 0 and -1 <= float(r["val_ssim"]) <= 1 for r in val)
-    assert float(val[-1]["val_psnr"]) > float(val[0]["val_psnr"]) + 1.0, [r["val_psnr"] for r in val]
+    psnrs = [float(r["val_psnr"]) for r in val]
+    assert psnrs[-1] > psnrs[0] + 0.5 and psnrs[-1] > max(psnrs[:3]), psnrs
     card = json.loads((tmp_path / "out" / "tinter.json").read_text())
     assert card["kind"] == "fixed" and card["teacher"] is None
     stems = [p.stem for p in ins.iterdir()]
