@@ -63,6 +63,8 @@ def main() -> int:
                     row["ms"] = {f"{w}x{h}": time_fn(lambda f=f: st.process(f), runs=15, warmup=3)["ms_median"]
                                  for (w, h), f in frames.items()}
                     print(json.dumps({"tag": t, "ms": row["ms"]}), flush=True)
+                    mine = [v for (s_, _), v in done.items() if s_ == style]
+                    (work / f"results-{style}.json").write_text(json.dumps(mine, indent=2))
                 results.append(row)
                 continue
             name = f"curve-{style}-{t}"
@@ -93,7 +95,9 @@ def main() -> int:
              f"{a.steps} steps, batch 8 (16 for the first 30% at half crop), crop {a.crop}, Adam 2e-3 cosine, "
              "seed 0, pixel MSE + gradient loss vs multistyle26. Fidelity: mean PSNR/SSIM vs the teacher on the "
              "4 held-out shared photos at 512 px. Speed: `Stylizer.process`, ONNX Runtime, 2 threads, median "
-             "of 15 warm runs.", "",
+             "of 15 warm runs; the host's load varies (the same 44.5k student measured 13 to 42 ms at 640x480 on "
+             "different minutes of this session), so compare speeds within one table and see docs/benchmarks.md "
+             "for the quiet-machine run.", "",
              "| style | architecture | params | ms 640x480 | ms 1280x720 | PSNR dB | SSIM |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in results:
