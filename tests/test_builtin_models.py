@@ -26,16 +26,16 @@ def test_student_fidelity_on_a_shared_photo(model):
     from framestyle.imageio import load_image
     from framestyle.metrics.fidelity import psnr
     from framestyle.runtime import Stylizer
-    from framestyle.train.data import SHARED, resize_long
+    from framestyle.train.data import resize_long
     from framestyle.zoo.teachers import Teacher
     spec = model.teacher
     if spec.startswith("magenta:"):
-        name = spec.split(":", 1)[1]
-        cand = [SHARED / "images" / name, __import__("pathlib").Path("/usr/share/doc/opencv-doc/examples/data") / name]
-        found = [c for c in cand if c.exists()]
-        if not found:
-            pytest.skip(f"style image {name} not on this machine")
-        spec = f"magenta:{found[0]}"
+        from framestyle import UserError
+        from framestyle.train.data import find_style_image
+        try:
+            spec = f"magenta:{find_style_image(spec.split(':', 1)[1])}"
+        except UserError as exc:
+            pytest.skip(str(exc))
     x = resize_long(load_image(IMAGES / "home.jpg"), 512)
     t = (Teacher(spec)(x) * 255 + 0.5).astype(np.uint8)
     got = psnr(Stylizer(model).stylize(x), t)

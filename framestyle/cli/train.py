@@ -101,10 +101,9 @@ def cmd_eval_fidelity(args):
     spec = args.teacher or info.teacher
     if not spec:
         raise UserError(f"model {info.name!r} has no teacher in its card; pass --teacher")
-    if spec.startswith("magenta:") and not Path(spec[8:]).exists():
-        from ..train.data import SHARED
-        cand = SHARED / "images" / spec[8:]
-        spec = f"magenta:{cand}" if cand.exists() else spec
+    if spec.startswith("magenta:"):
+        from ..train.data import find_style_image
+        spec = f"magenta:{find_style_image(spec[8:])}"
     images = None
     if args.images:
         images = []

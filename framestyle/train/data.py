@@ -20,6 +20,14 @@ SKIMAGE_PHOTOS = ["astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field
                   "retina", "colorwheel", "cat"]
 
 
+def find_style_image(name: str) -> Path:
+    """A style image named in a card (e.g. starry_night.jpg): as given, or in the shared / OpenCV sample data."""
+    for cand in (Path(name), SHARED / "images" / name, OPENCV_DATA / name):
+        if cand.exists():
+            return cand
+    raise UserError(f"style image {name} not found (looked in {SHARED / 'images'} and {OPENCV_DATA})")
+
+
 def held_out_images() -> List[Path]:
     return [SHARED / "images" / n for n in ("aero1.jpg", "building.jpg", "home.jpg", "leuvenA.jpg")
             if (SHARED / "images" / n).exists()]
