@@ -156,7 +156,7 @@ def distill(teacher: str, name: str, arch: str = "fast", arch_kwargs: Optional[d
         opt.step()
         step += 1
         elapsed = time.perf_counter() - t0
-        lv = float(loss)
+        lv = float(loss.detach())
         loss_avg = lv if loss_avg is None else 0.98 * loss_avg + 0.02 * lv
         bar.update(1)
         row = None
