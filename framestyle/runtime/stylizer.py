@@ -107,7 +107,6 @@ class Stylizer:
         self._magenta = None
         self._style_weights = None
         self._style_vec = None
-        self._content_vec_for_strength = None
         self._backend = self._backend_state = None
         attached = attach(self.info, threads, style=style, style_image=style_image, style_bank=style_bank,
                           alpha=alpha) if self.info.kind == "arbitrary" else None
