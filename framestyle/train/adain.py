@@ -22,7 +22,8 @@ import torch.nn.functional as F
 
 from ..errors import UserError
 from .data import default_sources, load_content
-from .loop import Budget, CsvLog, command_line, cosine_lr, load_checkpoint, save_checkpoint, seed_all
+from .loop import (Budget, CsvLog, command_line, cosine_lr, load_checkpoint, prepare_workdir, save_checkpoint,
+                   seed_all)
 
 TAP = "block4"
 CH = 40
@@ -154,13 +155,7 @@ def train_adain(name: str = "adain-lite0", steps: Optional[int] = None, minutes:
     if threads:
         torch.set_num_threads(threads)
     seed_all(seed)
-    workdir = Path(workdir or Path("runs") / name)
-    ckpt = workdir / "checkpoint.pt"
-    if ckpt.exists() and not resume:
-        raise UserError(f"{ckpt} exists: pass --resume to continue it, or choose another --workdir")
-    if resume and not ckpt.exists():
-        raise UserError(f"--resume: no checkpoint at {ckpt}")
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir, ckpt = prepare_workdir(workdir, name, resume)
     style_names, style_imgs, _ = style_bank(workdir.parent / "style_cache", MagentaTeacher(threads=threads), seed,
                                             progress)
     contents, content_names = load_content(default_sources())

@@ -18,7 +18,8 @@ import numpy as np
 
 from ..errors import UserError
 from .data import OPENCV_DATA, SHARED, default_sources, held_out_images, load_content, resize_long
-from .loop import Budget, CsvLog, command_line, cosine_lr, load_checkpoint, save_checkpoint, seed_all
+from .loop import (Budget, CsvLog, command_line, cosine_lr, load_checkpoint, prepare_workdir, save_checkpoint,
+                   seed_all)
 
 HELD_MS26 = (5, 17)  # multistyle26 styles never used for training styles
 HELD_FILES = {"starry_night.jpg", "graf1.png", "graf3.png"}
@@ -330,13 +331,7 @@ def train_arbitrary(name: str = "arbitrary-fast", arch: str = "cond-fast", arch_
     if threads:
         torch.set_num_threads(threads)
     seed_all(seed)
-    workdir = Path(workdir or Path("runs") / name)
-    ckpt = workdir / "checkpoint.pt"
-    if ckpt.exists() and not resume:
-        raise UserError(f"{ckpt} exists: pass --resume to continue it, or choose another --workdir")
-    if resume and not ckpt.exists():
-        raise UserError(f"--resume: no checkpoint at {ckpt}")
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir, ckpt = prepare_workdir(workdir, name, resume)
     teacher = MagentaTeacher(threads=threads)
     names, images, vectors = style_bank(workdir.parent / "style_cache", teacher, seed, progress)
     contents, content_names = load_content(default_sources())

@@ -19,7 +19,7 @@ from ..errors import UserError
 from .data import default_sources, held_out_images, load_content, resize_long
 from .losses import distill_loss
 from .loop import (Budget, CsvLog, command_line, cosine_lr, finish_model, load_checkpoint, net_multiple,
-                   save_checkpoint, seed_all)
+                   prepare_workdir, save_checkpoint, seed_all)
 
 
 def make_pairs(teacher, imgs: List[np.ndarray], flips: bool = True, progress: bool = True):
@@ -106,13 +106,7 @@ def distill(teacher: str, name: str, arch: str = "fast", arch_kwargs: Optional[d
     if threads:
         torch.set_num_threads(threads)
     seed_all(seed)
-    workdir = Path(workdir or Path("runs") / name)
-    workdir.mkdir(parents=True, exist_ok=True)
-    ckpt = workdir / "checkpoint.pt"
-    if ckpt.exists() and not resume:
-        raise UserError(f"{ckpt} exists: pass --resume to continue it, or choose another -o / --workdir")
-    if resume and not ckpt.exists():
-        raise UserError(f"--resume: no checkpoint at {ckpt}")
+    workdir, ckpt = prepare_workdir(workdir, name, resume)
 
     t_spec = Teacher(teacher, threads=threads)
     sources = content or default_sources()

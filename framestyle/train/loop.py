@@ -48,6 +48,18 @@ class Budget:
         return self.frac(step, elapsed) >= 1.0
 
 
+def prepare_workdir(workdir: Optional[Path], name: str, resume: bool):
+    """-> (work dir, checkpoint path): runs/NAME by default; refuses to clobber a run unless resuming."""
+    workdir = Path(workdir or Path("runs") / name)
+    workdir.mkdir(parents=True, exist_ok=True)
+    ckpt = workdir / "checkpoint.pt"
+    if ckpt.exists() and not resume:
+        raise UserError(f"{ckpt} exists: pass --resume to continue it, or choose another -o / --workdir")
+    if resume and not ckpt.exists():
+        raise UserError(f"--resume: no checkpoint at {ckpt}")
+    return workdir, ckpt
+
+
 def save_checkpoint(path: Path, **state) -> None:
     import torch
     path.parent.mkdir(parents=True, exist_ok=True)

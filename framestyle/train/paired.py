@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import UserError
 from ..imageio import IMAGE_EXTS, load_image, save_image
 from .loop import (Budget, CsvLog, command_line, cosine_lr, finish_model, load_checkpoint, net_multiple,
-                   save_checkpoint, seed_all)
+                   prepare_workdir, save_checkpoint, seed_all)
 
 Pair = Tuple[str, np.ndarray, np.ndarray]
 
@@ -162,7 +162,7 @@ def train_paired(inputs, targets, name: str, arch: str = "unet-small", arch_kwar
     from tqdm import tqdm
     from ..nets import build
     from .losses import PerceptualLoss, pixel_loss
-    from .perceptual import pick_device, prepare_workdir
+    from .perceptual import pick_device
 
     if sum(v is not None for v in (epochs, steps, minutes)) != 1:
         raise UserError("give exactly one of --epochs N, --steps N, --minutes M")
@@ -183,8 +183,7 @@ def train_paired(inputs, targets, name: str, arch: str = "unet-small", arch_kwar
         torch.set_num_threads(threads)
     dev = pick_device(device)
     seed_all(seed)
-    workdir = Path(workdir or Path("runs") / name)
-    ckpt = prepare_workdir(workdir, resume)
+    workdir, ckpt = prepare_workdir(workdir, name, resume)
 
     net = build(arch, **(arch_kwargs or {})).to(dev)
     mult = net_multiple(net)

@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import UserError
 from .data import default_sources, held_out_images, load_content, resize_long
 from .loop import (Budget, CsvLog, command_line, cosine_lr, finish_model, load_checkpoint, net_multiple,
-                   save_checkpoint, seed_all)
+                   prepare_workdir, save_checkpoint, seed_all)
 from .paired import geometric, to_tensor, write_sample
 
 # Defaults balance the terms at the start of training for efficientnet-lite0 (see docs/training.md).
@@ -30,16 +30,6 @@ def pick_device(device: Optional[str] = None) -> str:
             raise UserError("--device cuda: no CUDA device available")
         return device
     return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def prepare_workdir(workdir: Path, resume: bool) -> Path:
-    workdir.mkdir(parents=True, exist_ok=True)
-    ckpt = workdir / "checkpoint.pt"
-    if ckpt.exists() and not resume:
-        raise UserError(f"{ckpt} exists: pass --resume to continue it, or choose another -o / --workdir")
-    if resume and not ckpt.exists():
-        raise UserError(f"--resume: no checkpoint at {ckpt}")
-    return ckpt
 
 
 def usable_content(imgs: List[np.ndarray], names: List[str], size: int):
@@ -92,8 +82,7 @@ def train_perceptual(style_image, name: str, arch: str = "fast", arch_kwargs: Op
     sw = DEFAULT_WEIGHTS["style"] if style_weight is None else style_weight
     tw = DEFAULT_WEIGHTS["tv"] if tv_weight is None else tv_weight
     seed_all(seed)
-    workdir = Path(workdir or Path("runs") / name)
-    ckpt = prepare_workdir(workdir, resume)
+    workdir, ckpt = prepare_workdir(workdir, name, resume)
 
     style_arr = resize_long(load_image(style_image), style_size)
     sources = content or default_sources()
