@@ -12,24 +12,14 @@ from framestyle.runtime import Stylizer
 from framestyle.runtime.live import open_sink, open_source, run_live
 from framestyle.runtime.live.sinks import MjpegSink, NullSink
 from framestyle.runtime.live.sources import ArraySource
+from conftest import CLIPS  # noqa: E402
 
-CLIP = "/work/shared/data/clips/asl_gestures_walk.mkv"
-
-
-@pytest.fixture(autouse=True)
-def _home(tmp_path, monkeypatch):
-    monkeypatch.setenv("FRAMESTYLE_HOME", str(tmp_path / "home"))
+CLIP = str(CLIPS / "asl_gestures_walk.mkv")
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    import torch
-    from framestyle.export.onnx import export_onnx
-    from framestyle.nets import build
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("m") / "m.onnx"
-    export_onnx(build("fast", alpha=0.34, blocks=2), path)
-    return str(path)
+def model(tiny_model):
+    return str(tiny_model)
 
 
 def frames(n=60, size=(64, 48)):

@@ -1,7 +1,6 @@
 """Float Magenta teacher: matches the int8 peer, runs at any size, caches style vectors."""
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +12,7 @@ from PIL import Image  # noqa: E402
 from framestyle.errors import UserError  # noqa: E402
 from framestyle.zoo import magenta as M  # noqa: E402
 
-IMAGES = Path("/work/shared/data/images")
+from conftest import IMAGES  # noqa: E402
 HOME, STARRY = IMAGES / "home.jpg", IMAGES / "starry_night.jpg"
 needs_images = pytest.mark.skipif(not (HOME.is_file() and STARRY.is_file()), reason="shared test images missing")
 

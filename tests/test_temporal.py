@@ -10,13 +10,9 @@ from framestyle.metrics.temporal import input_flows, synthetic_pan, warping_erro
 from framestyle.runtime import Stylizer
 from framestyle.runtime.live import Stabilizer
 from framestyle.runtime.live.codec import open_video
+from conftest import CLIPS, IMAGES  # noqa: E402
 
-PHOTO = "/work/shared/data/images/building.jpg"
-
-
-@pytest.fixture(autouse=True)
-def _home(tmp_path, monkeypatch):
-    monkeypatch.setenv("FRAMESTYLE_HOME", str(tmp_path / "home"))
+PHOTO = str(IMAGES / "building.jpg")
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +42,7 @@ def test_consistent_output_scores_near_zero_and_flicker_scores_high(pan):
 
 
 def test_stabiliser_lowers_warping_error_on_real_clip(tmp_path):
-    c = open_video("/work/shared/data/clips/asl_gestures_walk.mkv")
+    c = open_video(str(CLIPS / "asl_gestures_walk.mkv"))
     import cv2
     inputs = []
     for fr in c.decode(video=0):

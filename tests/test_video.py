@@ -10,22 +10,12 @@ from framestyle.cli import main
 from framestyle.errors import UserError
 from framestyle.runtime import Stylizer
 from framestyle.runtime.live.video import stylize_video
-
-
-@pytest.fixture(autouse=True)
-def _home(tmp_path, monkeypatch):
-    monkeypatch.setenv("FRAMESTYLE_HOME", str(tmp_path / "home"))
+from conftest import CLIPS, IMAGES  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    import torch
-    from framestyle.export.onnx import export_onnx
-    from framestyle.nets import build
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("m") / "m.onnx"
-    export_onnx(build("fast", alpha=0.34, blocks=2), path)
-    return str(path)
+def model(tiny_model):
+    return str(tiny_model)
 
 
 def make_clip(path: Path, frames: int = 30, fps: int = 15, size=(96, 64), audio_codec="aac", fmt=None):
@@ -130,7 +120,7 @@ def test_cli_bad_input_one_error_line(tmp_path, model, capsys, kind):
     elif kind == "empty":
         src.write_bytes(b"")
     elif kind == "image":
-        src = Path("/work/shared/data/images/home.jpg")
+        src = IMAGES / "home.jpg"
     elif kind == "bad-ext":
         src = make_clip(tmp_path / "in.mp4", frames=3)
         out = tmp_path / "out.gif"
@@ -142,7 +132,7 @@ def test_cli_bad_input_one_error_line(tmp_path, model, capsys, kind):
 
 def test_cli_video_json_on_real_clip(tmp_path, model, capsys):
     out = tmp_path / "walk.mp4"
-    rc = main(["video", "/work/shared/data/clips/asl_gestures_walk.mkv", "-o", str(out), "--model", model,
+    rc = main(["video", str(CLIPS / "asl_gestures_walk.mkv"), "-o", str(out), "--model", model,
                "--max-size", "160", "--stabilize", "--json"])
     assert rc == 0
     import json
