@@ -161,7 +161,7 @@ class MjpegSink(Sink):
         h.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
         h.send_header("Cache-Control", "no-cache")
         h.end_headers()
-        seen = -1
+        seen = 0  # seq 0 = no frame yet: a viewer that connects early waits for the first one
         try:
             while True:
                 with self.cond:
