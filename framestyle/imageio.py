@@ -124,6 +124,11 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def atomic_write_json(path: Path, obj) -> None:
+    import json
+    atomic_write_bytes(path, json.dumps(obj, indent=2).encode())
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
 from ..errors import UserError
+from ..imageio import atomic_write_bytes
 
 
 def export_onnx(net, path, opset: int = 18, fixed_hw: Optional[tuple] = None, check: bool = True,
@@ -25,12 +25,8 @@ def export_onnx(net, path, opset: int = 18, fixed_hw: Optional[tuple] = None, ch
         warnings.simplefilter("ignore")
         torch.onnx.export(net, dummy, buf, input_names=["input"], output_names=["output"], dynamic_axes=dyn,
                           opset_version=opset, dynamo=False, do_constant_folding=True)
-    data = buf.getvalue()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    atomic_write_bytes(path, buf.getvalue())
     stats = {}
     if check:
         stats = check_against_torch(net, path, [(h, w)] if fixed_hw else [(64, 96), (8 * 42, 8 * 65)])

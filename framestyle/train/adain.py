@@ -10,7 +10,6 @@ on the style picture to get its stats (alpha=0), then every frame with those sta
 """
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Optional
@@ -21,6 +20,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..errors import UserError
+from ..imageio import atomic_write_bytes, atomic_write_json
 from .data import default_sources, load_content
 from .loop import (Budget, CsvLog, command_line, cosine_lr, load_checkpoint, prepare_workdir, save_checkpoint,
                    seed_all)
@@ -80,7 +80,6 @@ class AdaINNet(nn.Module):
 
 def export_adain(net: AdaINNet, path: Path) -> dict:
     import io
-    import os
     import warnings
     import onnxruntime as ort
     net = net.cpu().eval()
@@ -92,10 +91,7 @@ def export_adain(net: AdaINNet, path: Path) -> dict:
         torch.onnx.export(net, (x, st, a), buf, input_names=["input", "style_stats", "alpha"],
                           output_names=["output", "stats"], dynamic_axes=dyn, opset_version=18, dynamo=False,
                           do_constant_folding=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_bytes(buf.getvalue())
-    os.replace(tmp, path)
+    atomic_write_bytes(path, buf.getvalue())
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     worst = 0.0
     for h, w in ((64, 96), (104, 168)):
@@ -222,9 +218,7 @@ def train_adain(name: str = "adain-lite0", steps: Optional[int] = None, minutes:
 
 
 def _write_card(path: Path, card: dict) -> None:
-    tmp = path.with_name(path.name + ".json.part")
-    tmp.write_text(json.dumps(card, indent=2))
-    tmp.replace(path.with_suffix(".json"))
+    atomic_write_json(path.with_suffix(".json"), card)
 
 
 def alpha0_psnr(path: Path, threads: Optional[int] = None, size: int = 256) -> float:

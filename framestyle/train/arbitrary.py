@@ -17,6 +17,7 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from ..errors import UserError
+from ..imageio import atomic_write_bytes, atomic_write_json
 from .data import OPENCV_DATA, SHARED, default_sources, held_out_images, load_content, resize_long
 from .loop import (Budget, CsvLog, command_line, cosine_lr, load_checkpoint, prepare_workdir, save_checkpoint,
                    seed_all)
@@ -259,7 +260,6 @@ def torch_psnr(net, evalset) -> float:
 def export_student(net, path: Path) -> dict:
     """Two-input ONNX: input [1,3,H,W] 0..1 and style [1,100]; output [1,3,H,W]; dynamic H,W."""
     import io
-    import os
     import warnings
     import onnxruntime as ort
     import torch
@@ -271,10 +271,7 @@ def export_student(net, path: Path) -> dict:
                           input_names=["input", "style"], output_names=["output"], opset_version=18,
                           dynamic_axes={"input": {2: "height", 3: "width"}, "output": {2: "height", 3: "width"}},
                           dynamo=False, do_constant_folding=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_bytes(buf.getvalue())
-    os.replace(tmp, path)
+    atomic_write_bytes(path, buf.getvalue())
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     worst = 0.0
     for h, w in ((64, 96), (200, 328)):
@@ -404,10 +401,7 @@ def train_arbitrary(name: str = "arbitrary-fast", arch: str = "cond-fast", arch_
 
 
 def _write_json(path: Path, obj: dict) -> None:
-    import os
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(obj, indent=2))
-    os.replace(tmp, path)
+    atomic_write_json(path, obj)
 
 
 def export_model(net, name: str, card: dict, out_dir: Optional[Path] = None) -> Path:

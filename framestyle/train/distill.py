@@ -16,6 +16,7 @@ from typing import List, Optional
 import numpy as np
 
 from ..errors import UserError
+from ..imageio import atomic_write_json
 from .data import default_sources, held_out_images, load_content, resize_long
 from .losses import distill_loss
 from .loop import (Budget, CsvLog, command_line, cosine_lr, finish_model, load_checkpoint, net_multiple,
@@ -183,7 +184,7 @@ def distill(teacher: str, name: str, arch: str = "fast", arch_kwargs: Optional[d
     card_path = path.with_suffix(".json")
     full = json.loads(card_path.read_text())
     full["fidelity"] = fid
-    card_path.write_text(json.dumps(full, indent=2))
+    atomic_write_json(card_path, full)
     return {"name": name, "path": str(path), "steps": step, "minutes": round(elapsed / 60, 2), "fidelity": fid}
 
 

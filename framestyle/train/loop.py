@@ -1,7 +1,6 @@
 """Shared pieces of every training loop: seeding, checkpoints, schedules, export + card + registration."""
 from __future__ import annotations
 
-import json
 import math
 import os
 import random
@@ -13,6 +12,7 @@ from typing import Optional
 import numpy as np
 
 from ..errors import UserError
+from ..imageio import atomic_write_json
 
 
 def seed_all(seed: int) -> None:
@@ -111,9 +111,7 @@ def finish_model(net, name: str, card: dict, out_dir: Optional[Path] = None, mul
     card.update(name=name, export=stats, created=time.strftime("%Y-%m-%d %H:%M:%S"))
     card.setdefault("input", {"name": "input", "layout": "NCHW", "range": "0..1 RGB float32", "multiple": multiple})
     card["params"] = int(sum(p.numel() for p in net.parameters()))
-    tmp = path.with_suffix(".json.part")
-    tmp.write_text(json.dumps(card, indent=2))
-    os.replace(tmp, path.with_suffix(".json"))
+    atomic_write_json(path.with_suffix(".json"), card)
     return path
 
 

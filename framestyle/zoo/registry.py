@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional
 
 from ..errors import UserError
+from ..imageio import atomic_write_bytes, atomic_write_json
 from ..paths import user_models_dir
 from .teachers import peer_model_path
 
@@ -116,13 +116,9 @@ def add_user_model(src: Path, name: Optional[str] = None, card: Optional[dict] =
     name = name or src.stem
     dst = user_models_dir() / f"{name}.onnx"
     if src.resolve() != dst.resolve():
-        tmp = dst.with_suffix(".onnx.part")
-        shutil.copyfile(src, tmp)
-        tmp.replace(dst)
+        atomic_write_bytes(dst, src.read_bytes())
     card = dict(card or _read_card(src))
     card["name"] = name
     card.setdefault("kind", "fixed")
-    tmpc = dst.with_suffix(".json.part")
-    tmpc.write_text(json.dumps(card, indent=2))
-    tmpc.replace(dst.with_suffix(".json"))
+    atomic_write_json(dst.with_suffix(".json"), card)
     return _from_file(dst, False)
