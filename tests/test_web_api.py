@@ -98,6 +98,37 @@ def test_arbitrary_model_takes_a_style_image(server):
     assert Image.open(io.BytesIO(r.content)).size == (160, 120)
 
 
+def starry_png(w: int = 256, h: int = 204) -> bytes:
+    buf = io.BytesIO()
+    Image.open(DATA / "starry_night.jpg").convert("RGB").resize((w, h)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_method_picks_the_arbitrary_engine(server):
+    """A real photo + starry_night: student and magenta both stylise it, differently; no method = magenta (CLI)."""
+    photo, style = jpeg_bytes(160, 120), starry_png()
+    outs = {}
+    for method in ("student", "magenta", None):
+        r = post(server, {"image": ("home.jpg", photo, "image/jpeg"), "style_image": ("s.png", style, "image/png")},
+                 **({"method": method} if method else {}))
+        assert r.status_code == 200, (method, r.text)
+        img = Image.open(io.BytesIO(r.content))
+        assert img.format == "PNG" and img.size == (160, 120)
+        outs[method] = np.asarray(img.convert("RGB"), np.float32)
+    src = np.asarray(Image.open(io.BytesIO(photo)).convert("RGB"), np.float32)
+    assert np.abs(outs["student"] - src).mean() > 5 and np.abs(outs["magenta"] - src).mean() > 5
+    assert np.abs(outs["student"] - outs["magenta"]).mean() > 2  # two engines, two pictures
+    assert np.array_equal(outs[None], outs["magenta"])
+
+
+def with_style(method=None, model=None, style=True):
+    files = {"image": ("a.jpg", jpeg_bytes(64, 48), "image/jpeg")}
+    if style:
+        files["style_image"] = ("s.jpg", jpeg_bytes(64, 48), "image/jpeg")
+    data = {k: v for k, v in (("method", method), ("model", model)) if v}
+    return files, data
+
+
 BAD = [
     ("empty", lambda m: ({"image": ("e.jpg", b"", "image/jpeg")}, {"model": m}), 400, "empty"),
     ("corrupt", lambda m: ({"image": ("c.jpg", b"\xff\xd8\xff\xe0" + b"\x00garbage" * 50, "image/jpeg")},
@@ -127,6 +158,11 @@ BAD = [
                                            {"model": "magenta"}), 400, "style_image"),
     ("bad format", lambda m: ({"image": ("a.jpg", jpeg_bytes(64, 48), "image/jpeg")},
                               {"model": m, "format": "gif"}), 422, "format"),
+    ("unknown method", lambda m: with_style("fancy"), 422, "method"),
+    ("method without style image", lambda m: with_style("student", style=False), 400, "style_image"),
+    ("method with a fixed model", lambda m: with_style("student", m), 400, "fixed style"),
+    ("method and model disagree", lambda m: with_style("student", "magenta"), 400, "not 'student'"),
+    ("method not installed", lambda m: with_style("adain"), 400, "not installed"),
 ]
 
 
@@ -157,7 +193,12 @@ def test_models_info_schema_and_model_files(server, env):
     models = {m["name"]: m for m in httpx.get(server + "/api/models").json()["models"]}
     assert models[env["model"]]["kind"] == "fixed" and models[env["model"]]["browser"] is True
     assert models["multistyle26"]["kind"] == "multi" and models["magenta"]["kind"] == "arbitrary"
-    assert set(models["magenta"]) >= {"name", "kind", "builtin", "teacher"}
+    assert set(models["magenta"]) >= {"name", "kind", "builtin", "teacher", "method"}
+    methods = {e["name"]: e for e in httpx.get(server + "/api/models").json()["methods"]}
+    assert set(methods) == {"magenta", "student", "adain"} and methods["magenta"]["default"]
+    for e in methods.values():  # available exactly when the method's model is in the zoo listing
+        assert e["available"] == (e["model"] in models and models[e["model"]]["method"] == e["name"]), e
+    assert methods["student"]["available"] and methods["magenta"]["available"]
     r = httpx.get(f"{server}/models/{env['model']}.onnx")
     assert r.status_code == 200 and len(r.content) > 1000
     assert r.content == env["path"].read_bytes()
@@ -202,6 +243,45 @@ def test_websocket_round_trip(server, env):
         with pytest.raises(ConnectionClosed):
             ws.recv(timeout=10)
         assert ws.close_code == 1008
+
+
+def test_websocket_style_image_and_method(server, env):
+    """Server webcam with a style image: the method runs once the picture arrives; null goes back to the model."""
+    import base64
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+    frame = jpeg_bytes(160, 120)
+
+    def one(ws):
+        ws.send(frame)
+        meta = json.loads(ws.recv(timeout=60))
+        assert "error" not in meta, meta
+        out = Image.open(io.BytesIO(ws.recv(timeout=60)))
+        assert out.size == (160, 120)
+        return np.asarray(out.convert("RGB"), np.float32)
+
+    with connect(ws_url(server, model=env["model"], method="student"), open_timeout=10) as ws:
+        fixed = one(ws)
+        ws.send(json.dumps({"style_image": "data:image/png;base64," + base64.b64encode(starry_png()).decode()}))
+        student = one(ws)
+        ws.send(json.dumps({"method": "magenta"}))
+        magenta = one(ws)
+        ws.send(json.dumps({"method": "adain"}))
+        assert "not installed" in json.loads(ws.recv(timeout=30))["error"]
+        ws.send(json.dumps({"style_image": "%%%"}))
+        assert "base64" in json.loads(ws.recv(timeout=30))["error"]
+        ws.send(json.dumps({"style_image": None}))
+        assert np.array_equal(one(ws), fixed)
+    assert np.abs(student - fixed).mean() > 2 and np.abs(student - magenta).mean() > 2
+    with connect(ws_url(server, model="magenta"), open_timeout=10) as ws:  # arbitrary model: waits for a style
+        ws.send(frame)
+        assert "style image first" in json.loads(ws.recv(timeout=30))["error"]
+    for q, words in (({"method": "fancy"}, "unknown method"), ({"method": "adain"}, "not installed")):
+        with connect(ws_url(server, model=env["model"], **q), open_timeout=10) as ws:
+            assert words in json.loads(ws.recv(timeout=10))["error"]
+            with pytest.raises(ConnectionClosed):
+                ws.recv(timeout=10)
+            assert ws.close_code == 1008
 
 
 def test_websocket_drops_stale_frames(server):

@@ -143,6 +143,35 @@ def test_upload_and_stylise(page, served):
     page.screenshot("web-upload.png")
 
 
+def set_files(page, selector: str, path: Path) -> None:
+    doc = page.call("DOM.getDocument")
+    node = page.call("DOM.querySelector", nodeId=doc["root"]["nodeId"], selector=selector)["nodeId"]
+    page.call("DOM.setFileInputFiles", nodeId=node, files=[str(path)])
+
+
+def test_style_image_with_a_method(page, served):
+    """A style image shows the Method select (uninstalled methods disabled); upload and server webcam use it."""
+    set_files(page, "#file", PHOTO)
+    set_files(page, "#style-file", PHOTO.parent / "starry_night.jpg")
+    page.wait("!document.getElementById('method-row').hidden", 10, "the Method select")
+    options = dict(page.js("[...document.getElementById('method').options].map((o) => [o.value, o.disabled])"))
+    methods = {e["name"]: e for e in httpx.get(served[0] + "/api/models").json()["methods"]}
+    assert options == {k: not e["available"] for k, e in methods.items()}
+    assert page.js("document.getElementById('method').value") == "magenta"  # the CLI default
+    assert page.js("document.getElementById('model').disabled")
+    page.js("document.getElementById('method').value = 'student'; document.getElementById('go').click(); true")
+    page.wait("document.getElementById('status').textContent === 'done'", 60, "the stylised result")
+    assert page.js("document.getElementById('result-info').textContent").startswith("student, 512x384")
+    page.js("document.querySelector('input[name=mode][value=device]').checked = true; "
+            "document.querySelector('input[name=mode][value=device]').dispatchEvent(new Event('change')); true")
+    assert "needs the server" in page.js("document.getElementById('style-note').textContent")
+    assert not page.js("document.getElementById('style-note').hidden")
+    status = run_camera(page, "server", served[1], "web-webcam-server-style.png")
+    assert status.startswith("server: student + style image") and "ms/frame" in status, status
+    page.js("document.getElementById('style-clear').click(); true")
+    assert page.js("document.getElementById('method-row').hidden && !document.getElementById('model').disabled")
+
+
 def frames() -> str:
     return "Number(document.getElementById('frames').textContent)"
 

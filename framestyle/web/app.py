@@ -17,6 +17,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from ..errors import UserError
+from .methods import MethodName, card_method, find_model, method_entries, resolve
 from .server import Busy, StylizePool, WebConfig
 from .uploads import HTTPError, check_image_bytes
 
@@ -96,25 +97,19 @@ class BodyLimit:
 
 def model_entry(m) -> dict:
     return {"name": m.name, "kind": m.kind, "builtin": m.builtin, "teacher": m.teacher,
-            "multiple": m.multiple, "browser": m.kind == "fixed",
+            "multiple": m.multiple, "browser": m.kind == "fixed", "method": card_method(m),
             "description": m.card.get("description", ""), "size_bytes": m.size_bytes}
-
-
-def find_model(name: str):
-    from ..zoo import list_models
-    for m in list_models():
-        if m.name == name:
-            return m
-    raise HTTPError(404, f"unknown model {name!r}; GET /api/models lists the available ones")
 
 
 def stylize_job(pool: StylizePool, model: str, data: bytes, style_data: Optional[bytes], style: Optional[str],
                 strength: float, preserve_color: bool, fmt: str) -> bytes:
     """Runs on a worker thread: decode, stylise with this worker's Stylizer, encode."""
+    import hashlib
+
     from ..imageio import load_image
     img = load_image(data, "image")
-    style_img = load_image(style_data, "style_image") if style_data else None
-    st = pool.stylizer(model, style_image=style_img, style=style)
+    key = hashlib.sha1(style_data).hexdigest() if style_data else None
+    st = pool.stylizer(model, style=style, style_image=style_data, style_key=key)
     st.strength, st.preserve_color = strength, preserve_color
     out = st.stylize(img)
     return encode(out, fmt)
@@ -199,7 +194,8 @@ def create_app(config: WebConfig) -> FastAPI:
     @app.get("/api/models", summary="the model zoo")
     def models():
         from ..zoo import list_models
-        return {"models": [model_entry(m) for m in list_models()]}
+        models = list_models()
+        return {"models": [model_entry(m) for m in models], "methods": method_entries(models)}
 
     @app.get("/models/{name}.onnx", summary="a fixed-style model file, for on-device inference in the page",
              response_class=FileResponse)
@@ -212,17 +208,23 @@ def create_app(config: WebConfig) -> FastAPI:
 
     @app.post("/api/stylize", summary="stylise one image", response_class=Response,
               responses={200: {"content": {"image/png": {}, "image/jpeg": {}}},
-                         400: {"description": "bad image or parameters"}, 404: {"description": "unknown model"},
+                         400: {"description": "bad image or parameters, or the method's model is not installed"},
+                         404: {"description": "unknown model"},
                          413: {"description": "too many bytes or pixels"}, 415: {"description": "not an image"},
                          422: {"description": "invalid form fields"}, 429: {"description": "busy; see Retry-After"},
                          504: {"description": "timed out"}})
     async def stylize(image: UploadFile = File(..., description="JPEG, PNG, WebP or BMP"),
-                      model: str = Form("starry-fast", description="a name from /api/models"),
+                      model: Optional[str] = Form(None, description="a name from /api/models (default "
+                                                  "starry-fast; with a style_image, the method's model)"),
                       strength: float = Form(1.0, ge=0.0, le=1.0), preserve_color: bool = Form(False),
                       style: Optional[str] = Form(None, description="multi-style models: index or blend 3:0.5,7:0.5"),
                       style_image: Optional[UploadFile] = File(None, description="arbitrary models: the style"),
+                      method: Optional[MethodName] = Form(None, description="with a style_image: magenta "
+                                                          "(default), student or adain; /api/models lists "
+                                                          "which are installed"),
                       format: Literal["png", "jpeg"] = Form("png")):
-        m = find_model(model)
+        if model:
+            find_model(model)  # 404 before reading the uploads
         data = await image.read()
         check_image_bytes(data, image.content_type, "image", config.max_upload_bytes, config.max_pixels)
         style_data = None
@@ -230,11 +232,7 @@ def create_app(config: WebConfig) -> FastAPI:
             style_data = await style_image.read()
             check_image_bytes(style_data, style_image.content_type, "style_image", config.max_upload_bytes,
                               config.max_pixels)
-        if m.kind == "arbitrary" and style_data is None:
-            raise HTTPError(400, f"model {model!r} takes any style: upload a style_image")
-        if m.kind != "arbitrary" and style_data is not None:
-            raise HTTPError(400, f"model {model!r} has a fixed style; pick an arbitrary model (e.g. magenta) "
-                                 "to use a style image")
+        m = resolve(model, method, style_data is not None)
         try:
             out = await pool.run(stylize_job, m.name, data, style_data, style, strength, preserve_color, format,
                                  timeout=config.timeout)

@@ -69,7 +69,8 @@ class Busy(Exception):
 
 
 class StylizePool:
-    """A fixed set of worker threads, each with its own cached Stylizers, and a bounded backlog."""
+    """A fixed set of worker threads, each with its own cached Stylizers (one per model, so one per arbitrary
+    method), and a bounded backlog."""
 
     def __init__(self, workers: int, queue: int, ort_threads: int):
         self.workers, self.capacity = workers, workers + queue
@@ -81,17 +82,25 @@ class StylizePool:
         self.done = 0
         self._avg_s = 0.5          # running mean of job time, for Retry-After
 
-    def stylizer(self, model: str, style_image=None, style=None):
-        """This worker thread's Stylizer for `model` (created once, then reused), set to `style`."""
+    def stylizer(self, model: str, style=None, style_image=None, style_key: Optional[str] = None):
+        """This worker thread's Stylizer for `model` (created once, then reused), set to `style` or, for
+        arbitrary models, to `style_image` (encoded bytes). The image is decoded and its style computed again only
+        when `style_key` (its digest) differs from the last one this worker used with `model`."""
+        from ..imageio import load_image
         from ..runtime import Stylizer
         if not hasattr(self._local, "cache"):
             self._local.cache, self._local.styles = {}, {}
         cache, styles = self._local.cache, self._local.styles
         st = cache.get(model)
+        fresh = style_image is not None and (style_key is None or styles.get(model) != ("image", style_key))
+        img = load_image(style_image, "style_image") if fresh else None
         if st is None:
-            st = cache[model] = Stylizer(model, style_image=style_image, threads=self.ort_threads)
-        elif style_image is not None:
-            st.set_style_image(style_image)
+            st = cache[model] = Stylizer(model, style_image=img, threads=self.ort_threads)
+        elif fresh:
+            styles.pop(model, None)  # unknown until set_style_image succeeds
+            st.set_style_image(img)
+        if fresh:
+            styles[model] = ("image", style_key)
         style = style if style not in (None, "") else 0
         if st.info.kind == "multi" and styles.get(model) != style:
             st.set_style(style)  # resets bound buffers: only when the style changes
@@ -165,7 +174,8 @@ def serve(config: WebConfig) -> None:
                             "pick another --port") from None
     app = create_app(config)
     uvicorn.run(app, host=config.host, port=config.port, log_level="warning", access_log=False,
-                ws_max_size=config.max_upload_bytes + 4096, timeout_graceful_shutdown=5,
+                ws_max_size=config.max_upload_bytes * 4 // 3 + 4096,  # room for a base64 style image
+                timeout_graceful_shutdown=5,
                 limit_concurrency=MAX_CONNECTIONS)
 
 

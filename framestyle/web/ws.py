@@ -1,16 +1,22 @@
 """Live server-side stylisation over a WebSocket: JPEG frames in, stylised JPEG frames out.
 
-    ws://HOST/ws/stylize?model=NAME&strength=1&preserve_color=0&style=0&quality=80
+    ws://HOST/ws/stylize?model=NAME&method=student&strength=1&preserve_color=0&style=0&quality=80
 
 Client -> server: binary messages are encoded frames (JPEG or PNG); a text message {"strength": 0.5,
-"preserve_color": true} changes settings. Server -> client, per processed frame: a text message
-{"seq", "received", "processed", "dropped", "ms"} then the binary JPEG. Only the newest waiting frame is
-processed: a frame that arrives while another waits replaces it (counted in "dropped"). Errors come as
-{"error": "..."}; a bad model or a full server closes the socket (codes 1008 / 1013).
+"preserve_color": true, "method": "student", "style_image": "<base64 or data: URL>"} changes settings.
+`model` (fixed or multi-style) runs while no style image is set; once one is sent, frames run the arbitrary
+`method` (magenta|student|adain, default magenta) or an arbitrary `model`; "style_image": null goes back.
+Server -> client, per processed frame: a text message {"seq", "received", "processed", "dropped", "ms"} then
+the binary JPEG. Only the newest waiting frame is processed: a frame that arrives while another waits replaces
+it (counted in "dropped"). Errors come as {"error": "..."}; a bad model or method, or a full server, closes
+the socket (codes 1008 / 1013).
 """
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import hashlib
 import json
 import time
 from typing import Optional
@@ -19,24 +25,40 @@ from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
 from ..errors import UserError
 from ..runtime.stylizer import check_strength
+from .methods import DEFAULT_METHOD, DEFAULT_MODEL, card_method, check_method, find_model, method_model
 from .server import Busy, StylizePool, WebConfig
 from .uploads import HTTPError, check_image_bytes
 
 
 def frame_job(pool: StylizePool, model: str, data: bytes, style: Optional[str], strength: float,
-              preserve_color: bool, quality: int) -> bytes:
+              preserve_color: bool, quality: int, style_data: Optional[bytes] = None,
+              style_key: Optional[str] = None) -> bytes:
     from ..imageio import encode_image, load_image
     frame = load_image(data, "frame")
-    st = pool.stylizer(model, style=style)
+    st = pool.stylizer(model, style=style, style_image=style_data, style_key=style_key)
     st.strength, st.preserve_color = strength, preserve_color
     return encode_image(st.process(frame), "JPEG", quality=quality)
+
+
+NO_STYLE = 'send a style image first: a text message {"style_image": "<base64 JPEG or PNG>"}'
 
 
 class _Live:
     """State of one connection."""
 
-    def __init__(self, ws: WebSocket, config: WebConfig, pool: StylizePool, model: str, params: dict):
-        self.ws, self.config, self.pool, self.model = ws, config, pool, model
+    def __init__(self, ws: WebSocket, config: WebConfig, pool: StylizePool, params: dict):
+        self.ws, self.config, self.pool = ws, config, pool
+        method = params.get("method") or None
+        m = find_model(params.get("model") or DEFAULT_MODEL)
+        self.model = None if m.kind == "arbitrary" else m.name   # runs while no style image is set
+        self.arbitrary = self.method = None                       # runs once a style image is set
+        if m.kind == "arbitrary":
+            if method is not None and check_method(method) != card_method(m):
+                raise HTTPError(400, f"model {m.name!r} runs method {card_method(m)!r}, not {method!r}")
+            self.arbitrary, self.method = m.name, card_method(m)
+        elif method is not None:
+            self.set_method(method)
+        self.style_data = self.style_key = None
         self.style = params.get("style")
         self.strength = check_strength(params.get("strength", 1.0))
         self.preserve_color = str(params.get("preserve_color", "0")).lower() in ("1", "true", "yes", "on")
@@ -57,6 +79,28 @@ class _Live:
             self.strength = check_strength(msg["strength"])
         if "preserve_color" in msg:
             self.preserve_color = bool(msg["preserve_color"])
+        if msg.get("method"):
+            self.set_method(msg["method"])
+        if "style_image" in msg:
+            self.set_style_image(msg["style_image"])
+
+    def set_method(self, method) -> None:
+        self.arbitrary, self.method = method_model(check_method(str(method))).name, str(method)
+
+    def set_style_image(self, text) -> None:
+        if not text:
+            self.style_data = self.style_key = None
+            return
+        if not isinstance(text, str):
+            raise UserError("style_image: send the picture as a base64 string or a data: URL")
+        try:
+            data = base64.b64decode(text.split(",", 1)[1] if text.startswith("data:") else text, validate=True)
+        except (binascii.Error, ValueError, IndexError):
+            raise UserError("style_image: not valid base64") from None
+        check_image_bytes(data, None, "style_image", self.config.max_upload_bytes, self.config.max_pixels)
+        if self.arbitrary is None:
+            self.set_method(DEFAULT_METHOD)
+        self.style_data, self.style_key = data, hashlib.sha1(data).hexdigest()
 
     async def receive_loop(self) -> None:
         while True:
@@ -72,8 +116,8 @@ class _Live:
             elif msg.get("text") is not None:
                 try:
                     self.settings(msg["text"])
-                except UserError as exc:
-                    await self.ws.send_json({"error": str(exc)})
+                except (HTTPError, UserError) as exc:
+                    await self.ws.send_json({"error": getattr(exc, "message", None) or str(exc)})
 
     async def process_loop(self) -> None:
         while True:
@@ -83,11 +127,15 @@ class _Live:
                 continue
             seq, data = self.latest
             self.latest = None
+            model = self.arbitrary if self.style_key is not None else self.model
             try:
+                if model is None:
+                    raise UserError(NO_STYLE)
                 check_image_bytes(data, None, "frame", self.config.max_upload_bytes, self.config.max_pixels)
                 t0 = time.perf_counter()
-                out = await self.pool.run(frame_job, self.model, data, self.style, self.strength,
-                                          self.preserve_color, self.quality, timeout=self.config.timeout)
+                out = await self.pool.run(frame_job, model, data, self.style, self.strength, self.preserve_color,
+                                          self.quality, self.style_data, self.style_key,
+                                          timeout=self.config.timeout)
             except Busy:
                 if self.latest is None:  # keep this frame unless a newer one came; try again shortly
                     self.latest = (seq, data)
@@ -110,15 +158,8 @@ def add_ws_route(app: FastAPI, config: WebConfig, pool: StylizePool) -> None:
     @app.websocket("/ws/stylize")
     async def ws_stylize(ws: WebSocket):
         await ws.accept()
-        params = dict(ws.query_params)
-        model = params.get("model", "starry-fast")
         try:
-            from .app import find_model
-            m = find_model(model)
-            if m.kind == "arbitrary":
-                raise HTTPError(400, f"model {model!r} needs a style image; live mode takes fixed or multi-style "
-                                     "models")
-            live = _Live(ws, config, pool, m.name, params)
+            live = _Live(ws, config, pool, dict(ws.query_params))
         except (HTTPError, UserError, ValueError) as exc:
             await ws.send_json({"error": getattr(exc, "message", None) or str(exc)})
             await ws.close(code=1008)

@@ -1,7 +1,7 @@
 // framestyle page: upload + stylise, and the webcam in two modes (on-device onnxruntime-web, or server WebSocket).
 "use strict";
 const $ = (id) => document.getElementById(id);
-const state = { models: [], info: null, file: null, resultUrl: null, live: null };
+const state = { models: [], methods: [], info: null, file: null, styleFile: null, resultUrl: null, live: null };
 window.framestyle = state;  // for tests and the console
 
 function setStatus(msg, isError = false) {
@@ -34,12 +34,44 @@ function modelByName(name) { return state.models.find((m) => m.name === name); }
 
 function onModelChange() {
   const m = modelByName($("model").value);
-  $("style-index-row").hidden = !(m && m.kind === "multi");
-  $("style-image-row").hidden = !(m && m.kind === "arbitrary");
+  $("style-index-row").hidden = !(m && m.kind === "multi") || !!state.styleFile;
+}
+
+// arbitrary-style methods from /api/models; the ones whose model is not installed are listed but disabled
+function fillMethods() {
+  const sel = $("method");
+  sel.innerHTML = "";
+  for (const e of state.methods) {
+    const o = document.createElement("option");
+    o.value = e.name;
+    o.textContent = `${e.name} (${e.model})` + (e.available ? "" : " — not installed");
+    o.disabled = !e.available;
+    if (!e.available) o.title = e.hint || "not installed on this server";
+    sel.appendChild(o);
+  }
+  const pick = state.methods.find((e) => e.default && e.available) || state.methods.find((e) => e.available);
+  if (pick) sel.value = pick.name;
+}
+
+// a style image replaces the model: the server runs the chosen method (magenta, student or adain) on it
+function onStyleChange() {
+  state.styleFile = $("style-file").files[0] || null;
+  const on = !!state.styleFile;
+  $("method-row").hidden = !on;
+  $("style-clear").hidden = !on;
+  $("model").disabled = on;
+  onModelChange();
+  onModeChange();
+  if (state.live && state.live.onStyle) state.live.onStyle();
+}
+
+function clearStyle() {
+  $("style-file").value = "";
+  onStyleChange();
 }
 
 function liveModels() {
-  const device = liveMode() === "device";
+  const device = liveMode() === "device";  // the page runs fixed-style models only
   return state.models.filter((m) => (device ? m.browser : m.kind !== "arbitrary"));
 }
 
@@ -56,6 +88,11 @@ function onModeChange() {
   } else {
     note.hidden = true;
   }
+  const styleNote = $("style-note");
+  styleNote.hidden = !(state.styleFile && liveMode() === "device");
+  styleNote.textContent = "Your style image needs the server: pick \"On the server\" to use it here. On this " +
+    "device the page runs only fixed-style models (the one selected below).";
+  $("live-model").disabled = !!(state.styleFile && liveMode() === "server");
   $("cam-start").disabled = !!state.live || (liveMode() === "device" && !(state.info && state.info.on_device));
 }
 
@@ -74,17 +111,20 @@ function takeFile(f) {
 async function stylize() {
   if (!state.file) return;
   const m = modelByName($("model").value);
+  const sf = state.styleFile;
   const fd = new FormData();
   fd.append("image", state.file, state.file.name || "image");
-  fd.append("model", $("model").value);
   fd.append("strength", $("strength").value);
   fd.append("preserve_color", $("preserve").checked ? "true" : "false");
-  if (m && m.kind === "multi") fd.append("style", $("style-index").value);
-  if (m && m.kind === "arbitrary") {
-    const sf = $("style-file").files[0];
-    if (!sf) { setStatus("pick a style image for this model", true); return; }
-    fd.append("style_image", sf, sf.name);
+  if (sf) {  // the method picks the model
+    if (!$("method").value) { setStatus("no arbitrary-style method is installed on this server", true); return; }
+    fd.append("style_image", sf, sf.name || "style");
+    fd.append("method", $("method").value);
+  } else {
+    fd.append("model", $("model").value);
+    if (m && m.kind === "multi") fd.append("style", $("style-index").value);
   }
+  const label = sf ? $("method").value : $("model").value;
   $("go").disabled = true;
   setStatus("stylising…");
   const t0 = performance.now();
@@ -103,10 +143,10 @@ async function stylize() {
     await new Promise((ok, bad) => { img.onload = ok; img.onerror = () => bad(new Error("bad image")); img.src = state.resultUrl; });
     $("download").href = state.resultUrl;
     const base = (state.file.name || "image").replace(/\.[^.]+$/, "");
-    $("download").download = `${base}-${$("model").value}.png`;
+    $("download").download = `${base}-${label}.png`;
     $("result-box").hidden = false;
     const ms = performance.now() - t0;
-    $("result-info").textContent = `${img.naturalWidth}x${img.naturalHeight}, ${ms.toFixed(0)} ms`;
+    $("result-info").textContent = `${label}, ${img.naturalWidth}x${img.naturalHeight}, ${ms.toFixed(0)} ms`;
     setStatus("done");
   } catch (e) {
     setStatus(`error: ${e.message}`, true);
@@ -218,11 +258,29 @@ async function deviceLoop(live) {
   await session.release();
 }
 
+// the style picture for the WebSocket: at most 1024 px on its longer side, as a JPEG data: URL
+async function styleDataUrl(file) {
+  const bmp = await createImageBitmap(file);
+  const k = Math.min(1, 1024 / Math.max(bmp.width, bmp.height));
+  const c = new OffscreenCanvas(Math.max(16, Math.round(bmp.width * k)), Math.max(16, Math.round(bmp.height * k)));
+  c.getContext("2d").drawImage(bmp, 0, 0, c.width, c.height);
+  bmp.close();
+  const blob = await c.convertToBlob({ type: "image/jpeg", quality: 0.92 });
+  return new Promise((ok, bad) => {
+    const r = new FileReader();
+    r.onload = () => ok(r.result);
+    r.onerror = () => bad(r.error);
+    r.readAsDataURL(blob);
+  });
+}
+
 async function serverLoop(live) {
   const m = modelByName($("live-model").value);
   const [w, h] = liveSize(4);
   const q = new URLSearchParams({ model: m.name, strength: $("strength").value,
     preserve_color: $("preserve").checked ? "1" : "0", style: $("style-index").value, quality: "80" });
+  if (state.styleFile && $("method").value) q.set("method", $("method").value);
+  const label = () => (state.styleFile ? `${$("method").value} + style image` : m.name);
   const proto = location.protocol === "https:" ? "wss" : "ws";
   const ws = new WebSocket(`${proto}://${location.host}/ws/stylize?${q}`);
   ws.binaryType = "blob";
@@ -233,7 +291,14 @@ async function serverLoop(live) {
   outCanvas.width = w; outCanvas.height = h;
   const ctx = outCanvas.getContext("2d");
   await new Promise((ok, bad) => { ws.onopen = ok; ws.onerror = () => bad(new Error("WebSocket failed")); });
-  $("cam-status").textContent = `server: ${m.name} ${w}x${h}`;
+  const sendStyle = async () => {  // the style image (or none) and its method, as settings
+    const msg = { style_image: state.styleFile ? await styleDataUrl(state.styleFile) : null };
+    if (state.styleFile && $("method").value) msg.method = $("method").value;
+    if (ws.readyState === 1) ws.send(JSON.stringify(msg));
+  };
+  live.onStyle = () => sendStyle().catch((e) => { $("cam-status").textContent = `style image: ${e.message || e}`; });
+  if (state.styleFile) await sendStyle();
+  $("cam-status").textContent = `server: ${label()} ${w}x${h}`;
   let last = {};
   ws.onmessage = async (ev) => {
     if (typeof ev.data === "string") {
@@ -245,7 +310,7 @@ async function serverLoop(live) {
     ctx.drawImage(bmp, 0, 0, w, h);
     bmp.close();
     live.counter.tick();
-    $("cam-status").textContent = `server: ${m.name} ${w}x${h}, ${last.ms} ms/frame, dropped ${last.dropped}`;
+    $("cam-status").textContent = `server: ${label()} ${w}x${h}, ${last.ms} ms/frame, dropped ${last.dropped}`;
   };
   ws.onclose = (ev) => { if (live.running) { $("cam-status").textContent = `server closed (${ev.code})`; stopLive(); } };
   const sendSettings = () => ws.readyState === 1 &&
@@ -264,7 +329,7 @@ async function serverLoop(live) {
 
 async function startLive() {
   if (state.live) return;
-  const live = { running: true, counter: new Counter(), stream: null, ws: null, onSettings: null };
+  const live = { running: true, counter: new Counter(), stream: null, ws: null, onSettings: null, onStyle: null };
   state.live = live;
   $("cam-start").disabled = true;
   $("cam-stop").disabled = false;
@@ -306,6 +371,9 @@ async function init() {
   });
   $("go").addEventListener("click", stylize);
   $("model").addEventListener("change", onModelChange);
+  $("style-file").addEventListener("change", onStyleChange);
+  $("style-clear").addEventListener("click", clearStyle);
+  $("method").addEventListener("change", () => state.live && state.live.onStyle && state.live.onStyle());
   $("strength").addEventListener("input", () => {
     $("strength-val").textContent = Number($("strength").value).toFixed(2);
     if (state.live && state.live.onSettings) state.live.onSettings();
@@ -315,13 +383,17 @@ async function init() {
   $("cam-start").addEventListener("click", startLive);
   $("cam-stop").addEventListener("click", stopLive);
   try {
-    [state.info, state.models] = await Promise.all([fetchJson("/api/info"), fetchJson("/api/models").then((j) => j.models)]);
+    let listing;
+    [state.info, listing] = await Promise.all([fetchJson("/api/info"), fetchJson("/api/models")]);
+    state.models = listing.models;
+    state.methods = listing.methods || [];
   } catch (e) {
     setStatus(`cannot reach the server: ${e.message}`, true);
     return;
   }
-  fillSelect($("model"), state.models);
-  onModelChange();
+  fillSelect($("model"), state.models.filter((m) => m.kind !== "arbitrary"));  // arbitrary ones: via a style image
+  fillMethods();
+  onStyleChange();
   if (!state.info.on_device) document.querySelector("input[name=mode][value=server]").checked = true;
   onModeChange();
   document.body.dataset.ready = "1";
