@@ -91,3 +91,54 @@ def test_cli_distill_bad_input(tmp_path):
     assert res.returncode == 2 and res.stderr.decode().strip().startswith("error:")
     res = run_cli("distill", "--teacher", "magenta", "-o", "x", "--steps", "5")
     assert res.returncode == 2 and "--style-image" in res.stderr.decode()
+
+
+def test_crops_sit_on_the_teacher_grid_and_targets_are_never_resampled(content):
+    """A crop's target is the teacher's full-frame output at the same aligned offset, pixel for pixel."""
+    from framestyle.imageio import load_image
+    from framestyle.train.distill import ALIGN, make_pairs, sample_batch
+    from framestyle.zoo.teachers import Teacher
+    imgs = [load_image(p) for p in sorted(content.iterdir())]
+    pairs = make_pairs(Teacher("multistyle26:12"), imgs, progress=False)
+    assert len(pairs) == 2 * 2 * len(imgs)  # mirror x scales
+    assert {p[0].shape[1] for p in pairs} == {160, 112}
+    x, y = sample_batch(pairs, 6, 64, np.random.default_rng(3))
+    for xi, yi in zip((x * 255).round().byte().permute(0, 2, 3, 1).numpy(),
+                      (y * 255).round().byte().permute(0, 2, 3, 1).numpy()):
+        hits = []
+        for px, py in pairs:
+            for top in range(0, px.shape[0] - 63):
+                for left in range(0, px.shape[1] - 63):
+                    if px[top, left, 0] == xi[0, 0, 0] and np.array_equal(px[top:top + 64, left:left + 64], xi):
+                        hits.append((top, left, py[top:top + 64, left:left + 64]))
+        assert hits, "crop not found in any source image"
+        assert all(t % ALIGN == 0 and l % ALIGN == 0 for t, l, _ in hits[:1]), hits[0][:2]
+        assert any(np.array_equal(t_y, yi) for _, _, t_y in hits)
+
+
+def test_stability_term_makes_the_student_steadier(tmp_path, content):
+    """--stability trades a little fidelity for an output that moves less under noise and small shifts."""
+    from framestyle.imageio import load_image
+    from framestyle.runtime.stylizer import Stylizer
+    from framestyle.train.distill import distill
+    runs = {}
+    for w in (0.0, 4.0):
+        res = distill("multistyle26:12", f"s{int(w)}", arch="fast", arch_kwargs={"alpha": 0.34, "blocks": 2},
+                      content=[str(content)], steps=60, batch=4, crop=64, workdir=tmp_path / f"w{w}",
+                      out_dir=tmp_path / "out", eval_every=60, progress=False, threads=2, stability=w)
+        runs[w] = Stylizer(res["path"])
+    card = json.loads((tmp_path / "out" / "s4.json").read_text())
+    assert card["training"]["stability"] == 4.0 and "stability" in card["training"]["method"]
+    img = load_image(IMAGES / "home.jpg")[:120, :160]
+    rng = np.random.default_rng(0)
+    noisy = np.clip(img.astype(np.int16) + rng.normal(0, 5, img.shape).round().astype(np.int16), 0, 255)
+    shifted = np.ascontiguousarray(np.roll(img, 2, axis=1))
+
+    def change(st):
+        a = st.stylize(img).astype(np.float32)
+        n = st.stylize(noisy.astype(np.uint8)).astype(np.float32)
+        s = np.roll(st.stylize(shifted).astype(np.float32), -2, axis=1)
+        return float(np.mean((a - n) ** 2)), float(np.mean((a - s)[8:-8, 8:-8] ** 2))
+
+    base, steady = change(runs[0.0]), change(runs[4.0])
+    assert steady[1] < 0.8 * base[1] and sum(steady) < sum(base), (base, steady)  # mostly motion flicker

@@ -42,8 +42,12 @@ def add_parsers(sub):
     d.add_argument("--arch-arg", action="append", metavar="K=V", help="architecture option, e.g. alpha=1.34")
     d.add_argument("--content", nargs="+", help="folders, images, videos or globs (default: offline photos+clips)")
     d.add_argument("--batch", type=int, default=8)
-    d.add_argument("--crop", type=int, default=256)
+    d.add_argument("--crop", type=int, default=256,
+                   help="training crop side; 0 = whole frames (the teacher's norms see the whole image)")
     d.add_argument("--lr", type=float, default=2e-3)
+    d.add_argument("--stability", type=float, default=0.0, metavar="W",
+                   help="weight of the temporal-stability term (output invariance to noise and small shifts; "
+                        "0 = off, 1 is a strong setting)")
     d.add_argument("-o", "--output", required=True, help="name of the new model")
     _budget_args(d)
     d.set_defaults(func=cmd_distill)
@@ -61,12 +65,14 @@ def cmd_distill(args):
         teacher = f"magenta:{args.style_image}"
     elif args.style_image:
         raise UserError("--style-image goes with --teacher magenta")
-    if args.batch < 1 or args.crop < 32:
-        raise UserError("--batch must be >= 1 and --crop >= 32")
+    if args.batch < 1 or (args.crop and args.crop < 32):
+        raise UserError("--batch must be >= 1 and --crop 0 (whole frames) or >= 32")
+    if not 0.0 <= args.stability <= 100.0:
+        raise UserError("--stability must be in [0, 100]")
     res = distill(teacher, args.output, arch=args.arch, arch_kwargs=_arch_kwargs(args.arch_arg),
                   content=args.content, steps=args.steps, minutes=args.minutes, batch=args.batch, crop=args.crop,
                   lr=args.lr, seed=args.seed, workdir=args.workdir, resume=args.resume, out_dir=args.out_dir,
-                  threads=args.threads, progress=not args.json)
+                  threads=args.threads, progress=not args.json, stability=args.stability)
     if args.json:
         print(json.dumps(res, indent=2))
     else:

@@ -219,7 +219,7 @@ class TeacherPool:
         with self.lock:
             k = min(self.count, self.size)
             idx = rng.integers(k, size=n)
-            top, left = rng.integers(0, self.crop - c + 1, size=2)
+            top, left = rng.integers(0, (self.crop - c) // 8 + 1, size=2) * 8  # on the teacher's stride grid
             sl = (idx, slice(top, top + c), slice(left, left + c))
             x, y, v = self.x[sl].copy(), self.y[sl].copy(), self.v[idx].copy()
         tx = torch.from_numpy(x).permute(0, 3, 1, 2).float() / 255

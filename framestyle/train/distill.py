@@ -18,25 +18,35 @@ import numpy as np
 from ..errors import UserError
 from ..imageio import atomic_write_json
 from .data import default_sources, held_out_images, load_content, resize_long
-from .losses import distill_loss
+from .losses import distill_loss, stability_loss
 from .loop import (Budget, CsvLog, command_line, cosine_lr, finish_model, load_checkpoint, net_multiple,
                    prepare_workdir, save_checkpoint, seed_all)
 
 
-def make_pairs(teacher, imgs: List[np.ndarray], flips: bool = True, progress: bool = True):
+SCALES = (1.0, 0.7)  # content scales labelled by the teacher (scaling happens before the teacher, never after)
+ALIGN = 8  # crop offsets on the teachers' stride grid (multistyle26: 4, Magenta: 4; 8 covers the students too)
+
+
+def make_pairs(teacher, imgs: List[np.ndarray], flips: bool = True, progress: bool = True,
+               scales=SCALES):
+    """(input, teacher(input)) at full frame for each image, its mirror and each scale.
+
+    The teacher is far from shift- and scale-equivariant (docs/teacher_ceiling.md), so targets are never
+    resampled: a rescaled crop gets a target the teacher made from that rescaled input."""
     from tqdm import tqdm
     pairs = []
     for img in tqdm(imgs, desc="teacher", disable=not progress, unit="img"):
-        variants = [img, np.ascontiguousarray(img[:, ::-1])] if flips else [img]
-        for v in variants:
-            pairs.append((v, (teacher(v) * 255 + 0.5).astype(np.uint8)))
+        for s in scales:
+            v0 = img if s == 1.0 else resize_long(img, max(64, round(max(img.shape[:2]) * s)))
+            for v in ([v0, np.ascontiguousarray(v0[:, ::-1])] if flips else [v0]):
+                pairs.append((v, (teacher(v) * 255 + 0.5).astype(np.uint8)))
     return pairs
 
 
 def cached_pairs(teacher, imgs, names, progress: bool = True):
     """Teacher targets cached on disk (keyed by teacher + content names) so restarts skip the labelling."""
     from ..paths import cache_dir
-    key = hashlib.sha256((teacher.spec + "\n" + "\n".join(names)).encode()).hexdigest()[:16]
+    key = hashlib.sha256((teacher.spec + f"\nscales={SCALES}\n" + "\n".join(names)).encode()).hexdigest()[:16]
     path = cache_dir() / "pairs" / f"{key}.npz"
     if path.exists():
         try:
@@ -53,25 +63,48 @@ def cached_pairs(teacher, imgs, names, progress: bool = True):
     return pairs
 
 
-def sample_batch(pairs, batch: int, crop: int, rng: np.random.Generator):
+def sample_batch(pairs, batch: int, crop: int, rng: np.random.Generator, align: int = ALIGN):
+    """Random crops whose offsets are multiples of `align`, so the student sees each pixel at the same phase of
+    the teacher's stride grid as in the full frame (a 1-px shift changes bold teachers' output by ~16 dB)."""
     import torch
-    import torch.nn.functional as F
+    fits = [i for i, (x, _) in enumerate(pairs) if min(x.shape[:2]) >= crop]
+    if not fits:
+        crop = min(min(x.shape[:2]) for x, _ in pairs) // align * align
+        fits = list(range(len(pairs)))
     xs, ys = [], []
     for _ in range(batch):
-        x, y = pairs[rng.integers(len(pairs))]
+        x, y = pairs[fits[rng.integers(len(fits))]]
         h, w = x.shape[:2]
-        scale = rng.uniform(0.6, 1.0)
-        c = int(min(h, w, crop / scale))
-        c = max(c, min(h, w, crop // 2))
-        top, left = rng.integers(0, h - c + 1), rng.integers(0, w - c + 1)
-        xs.append(torch.from_numpy(np.ascontiguousarray(x[top:top + c, left:left + c])).permute(2, 0, 1))
-        ys.append(torch.from_numpy(np.ascontiguousarray(y[top:top + c, left:left + c])).permute(2, 0, 1))
-        if c != crop:
-            xs[-1] = F.interpolate(xs[-1][None].float(), size=(crop, crop), mode="area")[0]
-            ys[-1] = F.interpolate(ys[-1][None].float(), size=(crop, crop), mode="area")[0]
+        top = rng.integers(0, (h - crop) // align + 1) * align
+        left = rng.integers(0, (w - crop) // align + 1) * align
+        xs.append(torch.from_numpy(np.ascontiguousarray(x[top:top + crop, left:left + crop])).permute(2, 0, 1))
+        ys.append(torch.from_numpy(np.ascontiguousarray(y[top:top + crop, left:left + crop])).permute(2, 0, 1))
     x = torch.stack([t.float() for t in xs]) / 255.0
     y = torch.stack([t.float() for t in ys]) / 255.0
     return x, y
+
+
+def sample_frames(pairs, batch: int, rng: np.random.Generator, small: bool = False, multiple: int = ALIGN):
+    """Whole frames: the teachers' instance norms see the whole image, so a crop of a full-frame target is
+    only ~23 dB from the teacher's output on that crop. Training on whole frames makes the student's norms see
+    exactly the context the teacher saw. A batch holds frames of one shape (trimmed to `multiple` at the
+    bottom/right, which keeps the stride grid); `small` draws from the smaller scale only (cheap early steps)."""
+    import torch
+    shapes = {}
+    for i, (x, _) in enumerate(pairs):
+        h, w = x.shape[0] // multiple * multiple, x.shape[1] // multiple * multiple
+        shapes.setdefault((h, w), []).append(i)
+    keys = sorted(shapes)
+    if small:  # the smaller half of the frames (the 0.7x scale)
+        med = float(np.median([max(k) for k in keys]))
+        keys = [k for k in keys if max(k) <= med]
+    weights = np.array([len(shapes[k]) for k in keys], np.float64)
+    h, w = keys[rng.choice(len(keys), p=weights / weights.sum())]
+    idx = rng.choice(shapes[(h, w)], size=batch)
+    x = np.stack([pairs[i][0][:h, :w] for i in idx])
+    y = np.stack([pairs[i][1][:h, :w] for i in idx])
+    return (torch.from_numpy(x).permute(0, 3, 1, 2).float() / 255.0,
+            torch.from_numpy(y).permute(0, 3, 1, 2).float() / 255.0)
 
 
 def evaluate(net, evalset) -> float:
@@ -97,7 +130,8 @@ def distill(teacher: str, name: str, arch: str = "fast", arch_kwargs: Optional[d
             content: Optional[List[str]] = None, steps: Optional[int] = None, minutes: Optional[float] = None,
             batch: int = 8, crop: int = 256, lr: float = 2e-3, seed: int = 0, workdir: Optional[Path] = None,
             resume: bool = False, out_dir: Optional[Path] = None, eval_every: int = 250,
-            progress: bool = True, threads: Optional[int] = None, grad_weight: float = 0.5) -> dict:
+            progress: bool = True, threads: Optional[int] = None, grad_weight: float = 0.5,
+            stability: float = 0.0) -> dict:
     import torch
     from tqdm import tqdm
     from ..nets import build
@@ -133,14 +167,20 @@ def distill(teacher: str, name: str, arch: str = "fast", arch_kwargs: Optional[d
     t0 = time.perf_counter() - elapsed
     loss_avg = None
     while not budget.done(step, elapsed):
-        cur_crop = crop if budget.frac(step, elapsed) > 0.3 else max(64, crop // 2)
+        early = budget.frac(step, elapsed) <= 0.3
         rng = np.random.default_rng([seed, step])  # per-step stream: a resumed run draws the same batches
-        x, y = sample_batch(pairs, batch if cur_crop == crop else batch * 2, cur_crop, rng)
+        if crop:
+            cur_crop = max(64, crop // 2) if early else crop
+            x, y = sample_batch(pairs, batch if cur_crop == crop else batch * 2, cur_crop, rng)
+        else:
+            x, y = sample_frames(pairs, batch, rng, small=early)
         cur_lr = cosine_lr(lr, budget.frac(step, elapsed))
         for g in opt.param_groups:
             g["lr"] = cur_lr
         out = net(x)
         loss = distill_loss(out, y, grad_weight)
+        if stability > 0:
+            loss = loss + stability * stability_loss(net, x, out, rng)
         if not torch.isfinite(loss):
             if last_good is None:
                 raise UserError("loss became non-finite at the first steps; lower --lr")
@@ -175,7 +215,9 @@ def distill(teacher: str, name: str, arch: str = "fast", arch_kwargs: Optional[d
         "kind": "fixed", "teacher": t_spec.label, "arch": arch, "arch_kwargs": arch_kwargs or {},
         "description": f"{arch} student distilled from {t_spec.label}",
         "licence": "Apache-2.0 (trained here from Apache-2.0 teacher weights)",
-        "training": {"command": command_line(), "method": "distillation (pixel MSE + gradient MSE)",
+        "training": {"command": command_line(), "method": "distillation (pixel MSE + gradient MSE"
+                     + (f" + {stability} x stability: noise/shift invariance)" if stability else ")"),
+                     "stability": stability,
                      "steps": step, "minutes": round(elapsed / 60, 1), "batch": batch, "crop": crop, "lr": lr,
                      "seed": seed, "data": _describe(sources, names), "eval_history": history},
     }

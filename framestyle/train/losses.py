@@ -28,6 +28,29 @@ def distill_loss(out: torch.Tensor, target: torch.Tensor, grad_weight: float = 0
     return F.mse_loss(out, target) + grad_weight * grad_loss(out, target)
 
 
+def stability_loss(net, x: torch.Tensor, out: torch.Tensor, rng, noise: float = 0.02, max_shift: int = 3):
+    """Temporal-stability term (Gupta et al. 2017; Huang et al. 2017 on synthetic motion).
+
+    Half the batch: the output must not change when the input gets small Gaussian noise (sensor noise,
+    compression). Other half: shifting the input by a few pixels (not a multiple of the stride) must shift the
+    output the same way, compared on the overlap. `out` is net(x), reused as the reference."""
+    n = x.shape[0]
+    h = max(1, n // 2)
+    g = torch.Generator().manual_seed(int(rng.integers(2**31)))
+    xn = (x[:h] + noise * torch.randn(x[:h].shape, generator=g)).clamp(0, 1)
+    terms = [F.mse_loss(net(xn), out[:h])]
+    if n > h:
+        dy, dx = (int(v) for v in rng.integers(-max_shift, max_shift + 1, size=2))
+        if dx == 0 and dy == 0:
+            dx = 1
+        xs = torch.roll(x[h:], shifts=(dy, dx), dims=(2, 3))
+        os_ = net(xs)
+        m = max_shift + 8  # drop rolled-in borders and the padding zone
+        ref = torch.roll(out[h:], shifts=(dy, dx), dims=(2, 3))
+        terms.append(F.mse_loss(os_[..., m:-m, m:-m], ref[..., m:-m, m:-m]))
+    return sum(terms) / len(terms)
+
+
 def tv_loss(img: torch.Tensor) -> torch.Tensor:
     """Total variation (mean absolute difference of neighbours)."""
     return (img[..., :, 1:] - img[..., :, :-1]).abs().mean() + (img[..., 1:, :] - img[..., :-1, :]).abs().mean()
