@@ -116,6 +116,24 @@ def test_crops_sit_on_the_teacher_grid_and_targets_are_never_resampled(content):
         assert any(np.array_equal(t_y, yi) for _, _, t_y in hits)
 
 
+def test_whole_frame_batches_are_exact_teacher_frames(content):
+    from framestyle.imageio import load_image
+    from framestyle.train.distill import make_pairs, sample_frames
+    from framestyle.zoo.teachers import Teacher
+    pairs = make_pairs(Teacher("multistyle26:12"), [load_image(p) for p in sorted(content.iterdir())],
+                       progress=False)
+    for step in range(4):
+        x, y = sample_frames(pairs, 3, np.random.default_rng(step), small=step % 2 == 1)
+        assert x.shape == y.shape and x.shape[0] == 3 and x.shape[2] % 8 == 0 and x.shape[3] % 8 == 0
+        if step % 2:
+            assert x.shape[3] == 112  # the early, cheap steps use the 0.7x frames
+        xb = (x * 255).round().byte().permute(0, 2, 3, 1).numpy()
+        yb = (y * 255).round().byte().permute(0, 2, 3, 1).numpy()
+        h, w = xb.shape[1:3]
+        for xi, yi in zip(xb, yb):
+            assert any(np.array_equal(px[:h, :w], xi) and np.array_equal(py[:h, :w], yi) for px, py in pairs)
+
+
 def test_stability_term_makes_the_student_steadier(tmp_path, content):
     """--stability trades a little fidelity for an output that moves less under noise and small shifts."""
     from framestyle.imageio import load_image

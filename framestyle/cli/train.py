@@ -41,9 +41,10 @@ def add_parsers(sub):
     d.add_argument("--arch", default="fast", help="student architecture (see `framestyle info`)")
     d.add_argument("--arch-arg", action="append", metavar="K=V", help="architecture option, e.g. alpha=1.34")
     d.add_argument("--content", nargs="+", help="folders, images, videos or globs (default: offline photos+clips)")
-    d.add_argument("--batch", type=int, default=8)
-    d.add_argument("--crop", type=int, default=256,
-                   help="training crop side; 0 = whole frames (the teacher's norms see the whole image)")
+    d.add_argument("--batch", type=int, help="images per step (default 4 whole frames, or 8 crops)")
+    d.add_argument("--crop", type=int, default=0,
+                   help="0 (default) = whole frames, so the student's norms see what the teacher's saw; "
+                        "N = random N x N crops on the teacher's stride grid")
     d.add_argument("--lr", type=float, default=2e-3)
     d.add_argument("--stability", type=float, default=0.0, metavar="W",
                    help="weight of the temporal-stability term (output invariance to noise and small shifts; "
@@ -65,6 +66,8 @@ def cmd_distill(args):
         teacher = f"magenta:{args.style_image}"
     elif args.style_image:
         raise UserError("--style-image goes with --teacher magenta")
+    if args.batch is None:
+        args.batch = 8 if args.crop else 4
     if args.batch < 1 or (args.crop and args.crop < 32):
         raise UserError("--batch must be >= 1 and --crop 0 (whole frames) or >= 32")
     if not 0.0 <= args.stability <= 100.0:

@@ -128,7 +128,7 @@ def evaluate(net, evalset) -> float:
 
 def distill(teacher: str, name: str, arch: str = "fast", arch_kwargs: Optional[dict] = None,
             content: Optional[List[str]] = None, steps: Optional[int] = None, minutes: Optional[float] = None,
-            batch: int = 8, crop: int = 256, lr: float = 2e-3, seed: int = 0, workdir: Optional[Path] = None,
+            batch: int = 4, crop: int = 0, lr: float = 2e-3, seed: int = 0, workdir: Optional[Path] = None,
             resume: bool = False, out_dir: Optional[Path] = None, eval_every: int = 250,
             progress: bool = True, threads: Optional[int] = None, grad_weight: float = 0.5,
             stability: float = 0.0) -> dict:
