@@ -55,8 +55,9 @@ def add_parsers(sub):
     a.add_argument("--arch-arg", action="append", metavar="K=V")
     a.add_argument("--crop", type=int, default=256)
     a.add_argument("--pool-size", type=int, default=3000, help="teacher triples kept in memory")
-    a.add_argument("--train-crop", type=int, default=160,
-                   help="random sub-crops of the pool crops for the first 80%% of training (cheaper steps)")
+    a.add_argument("--train-crop", type=int, default=0,
+                   help="random sub-crops of the pool crops for the first 80%% of training (cheaper steps, but "
+                        "Magenta's norms saw the whole pool crop, so the targets are less exact); 0 = off")
     _train_common(a, "arbitrary-fast")
     a.set_defaults(func=cmd_train_arbitrary)
 
@@ -104,7 +105,8 @@ def cmd_train_arbitrary(args) -> int:
     res = train_arbitrary(args.output, arch=args.arch, arch_kwargs=_arch_kwargs(args.arch_arg), steps=args.steps,
                           minutes=args.minutes, batch=args.batch, crop=args.crop, lr=args.lr, seed=args.seed,
                           workdir=args.workdir, resume=args.resume, out_dir=args.out_dir,
-                          pool_size=args.pool_size, train_crop=args.train_crop, threads=args.threads, progress=not args.no_progress)
+                          pool_size=args.pool_size, train_crop=args.train_crop or None, threads=args.threads,
+                          progress=not args.no_progress)
     fid = res["fidelity"]
     return _print(args, res, f"{res['path']}: {res['steps']} steps, {res['minutes']} min, held-out styles "
                   f"PSNR {fid['psnr']} dB SSIM {fid['ssim']} vs Magenta at {fid['size']} px")
