@@ -1,0 +1,76 @@
+"""Temporal stability two ways (issue #6): a student trained with the stability term vs the runtime stabiliser.
+
+    python bench/stability_compare.py [--models ember-fast,ember-steady-fast] [--frames 30] [--max-size 480]
+
+For every shared clip and the synthetic pan (exact flow), each model is run frame by frame and through the
+runtime stabiliser; the table gives the warping error (Lai et al., lower = steadier, also as a ratio of the
+plain student's frame-by-frame error) and the PSNR against the teacher run on the same frames. The teacher's
+own frame-by-frame warping error is the reference row. Writes docs/stability.md.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--models", default="ember-fast,ember-steady-fast")
+    ap.add_argument("--frames", type=int, default=30)
+    ap.add_argument("--max-size", type=int, default=480)
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "stability.md")
+    a = ap.parse_args()
+    from framestyle.metrics.temporal import evaluate_temporal, warping_error, synthetic_pan, input_flows, _read_frames
+    from framestyle.imageio import load_image
+    from framestyle.train.data import SHARED
+    from framestyle.zoo import get_model
+    from framestyle.zoo.teachers import Teacher
+    models = a.models.split(",")
+    videos = ["synthetic"] + sorted(str(p) for p in (SHARED / "clips").iterdir()
+                                    if p.suffix.lower() in (".mp4", ".avi", ".mkv", ".mov"))
+    teacher_spec = get_model(models[0]).teacher
+    rows = []
+    for v in videos:
+        if v == "synthetic":
+            inputs, flows = synthetic_pan(load_image(SHARED / "images" / "building.jpg"), a.frames,
+                                          size=(640, 480) if a.max_size >= 640 else (320, 240))
+        else:
+            inputs = _read_frames(v, a.frames, a.max_size)
+            flows = input_flows(inputs)
+        t = Teacher(teacher_spec)
+        t_err = warping_error([np.clip(t(f) * 255 + 0.5, 0, 255).astype(np.uint8) for f in inputs], flows)
+        name = "synthetic pan" if v == "synthetic" else Path(v).name
+        base = None
+        for m in models:
+            r = evaluate_temporal(v, m, frames=a.frames, max_size=a.max_size)["results"]
+            base = base or r["frame_by_frame"]["warping_error"]
+            for kind in ("frame_by_frame", "stabilised"):
+                row = r[kind]
+                rows.append((name, m, kind.replace("_", "-"), row["warping_error"], row["warping_error"] / base,
+                             row.get("psnr_vs_teacher"), t_err))
+                print(f"{name:24s} {m:18s} {kind:15s} err {row['warping_error']:.5f} "
+                      f"({row['warping_error'] / base:.2f}x) vs teacher {row.get('psnr_vs_teacher')} dB "
+                      f"(teacher err {t_err:.5f})", flush=True)
+    cmd = "python bench/stability_compare.py " + " ".join(sys.argv[1:])
+    lines = ["# Temporal stability: stability-trained student vs runtime stabiliser", "",
+             f"Produced by `{cmd.strip()}` on {time.strftime('%Y-%m-%d %H:%M')} UTC, {a.frames} frames per clip, "
+             f"longer side {a.max_size} px. Warping error (Lai et al., REFERENCE.md section 5; lower = steadier) "
+             f"and its ratio to `{models[0]}` frame by frame; PSNR against the teacher ({teacher_spec}) on the same "
+             "frames; the teacher's own frame-by-frame warping error for reference.", "",
+             "| clip | model | output | warping error | vs plain frame-by-frame | PSNR vs teacher dB | teacher error |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines += [f"| {c} | {m} | {k} | {e:.5f} | {r:.2f}x | {p} | {t:.5f} |" for c, m, k, e, r, p, t in rows]
+    a.out.write_text("\n".join(lines) + "\n")
+    print(f"wrote {a.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
