@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-from framestyle.metrics.temporal import evaluate_temporal
 from framestyle.runtime import Stylizer
 from framestyle.runtime.live import Stabilizer, run_live, stylize_video
 from framestyle.runtime.live.codec import VideoWriter, open_video
@@ -25,6 +24,7 @@ from framestyle.runtime.live.sources import FileSource
 from framestyle.zoo import list_models
 
 from framestyle.train.data import SHARED  # noqa: E402
+from temporal_bench import section as temporal_section  # bench/ is on sys.path when run as a script
 
 CLIPS = SHARED / "clips"
 
@@ -74,19 +74,6 @@ def live_row(label, path, model, seconds):
             str(s["frames_out"]), str(s["dropped"]), f"{s['stylise_ms_p50']:.0f}"]
 
 
-def stabiliser_cost():
-    frames, _ = __import__("framestyle.metrics.temporal", fromlist=["x"]).synthetic_pan(
-        __import__("framestyle.imageio", fromlist=["x"]).load_image(CLIPS.parent / "images" / "building.jpg"),
-        frames=20, size=(640, 480))
-    stab = Stabilizer(0.6)
-    ts = []
-    for f in frames:
-        t = time.perf_counter()
-        stab.step(f, f)
-        ts.append(1000 * (time.perf_counter() - t))
-    return float(np.median(ts[1:])), float(np.percentile(ts[1:], 90))
-
-
 def table(head, rows):
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     out += ["| " + " | ".join(r) + " |" for r in rows]
@@ -117,23 +104,8 @@ def main():
     vs = stylize_video(CLIPS / "bottle-detection.mp4", tmp / "bottle_stab.mp4", Stylizer(model), Stabilizer(0.6),
                        progress=False)
     print(vs)
-    cost = stabiliser_cost()
-    temporal = []
-    for label, video in [("synthetic pan/zoom 640x480 (exact flow)", "synthetic"),
-                         ("asl_gestures_walk.mkv", CLIPS / "asl_gestures_walk.mkv"),
-                         ("asl_gestures_book.mkv", CLIPS / "asl_gestures_book.mkv"),
-                         ("Megamind.avi", CLIPS / "Megamind.avi"),
-                         ("bottle-detection.mp4", CLIPS / "bottle-detection.mp4")]:
-        for mname, m, style in ((name, model, None), ("multistyle26:7", "multistyle26", 7)):
-            r = evaluate_temporal(str(video), m, frames=args.frames, style=style, max_size=640)["results"]
-            fb = r["frame_by_frame"]
-            temporal.append([label, mname, f"{r['input']['warping_error']:.5f}", f"{fb['warping_error']:.5f}",
-                             f"{r['stabilised']['warping_error']:.5f} ({r['stabilised']['vs_frame_by_frame']:.2f}x)",
-                             f"{r['averaged_0.5']['warping_error']:.5f} ({r['averaged_0.5']['vs_frame_by_frame']:.2f}x)",
-                             f"{r['stabilised']['psnr_vs_frame_by_frame']:.1f}",
-                             f"{r['averaged_0.5']['psnr_vs_frame_by_frame']:.1f}"])
-            print(temporal[-1])
     cmd = "python bench/live_bench.py " + " ".join(sys.argv[1:])
+    temporal = temporal_section(model, args.frames, 640, cmd.strip(), label=name)
     md = f"""# Live, video and temporal stabiliser benchmark
 
 Command: `{cmd.strip()}` (run from the repo root). Model: **{name}** — {note}.
@@ -155,19 +127,7 @@ Latency is capture → handed to the sink. Targets: 640x480 ≥ 25 FPS with p90 
 | frame by frame | {v['seconds']} | {v['speed_x_realtime']} | {v['processing_fps']} | {v['stylise_ms_per_frame']} |
 | with --stabilize | {vs['seconds']} | {vs['speed_x_realtime']} | {vs['processing_fps']} | {vs['stylise_ms_per_frame']} |
 
-## Temporal stabiliser
-
-Cost of `Stabilizer.step` at 640x480 (flow at 160x120): median {cost[0]:.1f} ms, p90 {cost[1]:.1f} ms.
-
-Warping error (Lai et al., flow on the input frames, lower is steadier) over the first {args.frames} frames
-(longer side 640); averaging = the peer's `--smooth 0.5`; PSNR (dB) against the frame-by-frame output
-measures ghosting (higher = closer to the unsmoothed frames).
-
-{table(["clip", "model", "input", "frame by frame", "stabilised (ratio)", "averaging 0.5 (ratio)",
-        "PSNR stab vs fbf", "PSNR avg vs fbf"], temporal)}
-
-Target: stabilised ≤ 0.5x frame-by-frame with < 1 dB PSNR loss on the synthetic pan.
-"""
+{temporal}"""
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(md)
     print(md)

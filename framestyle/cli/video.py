@@ -51,6 +51,8 @@ def add_temporal_args(e):
     e.add_argument("--max-size", type=int, default=640)
     e.add_argument("--stabilize", type=float, default=0.6, help="stabiliser strength")
     e.add_argument("--smooth", type=float, default=0.5, help="weight of the averaging baseline")
+    e.add_argument("--teacher", help="teacher for the PSNR columns: multistyle26:N | magenta:IMG | none "
+                                     "(default: the model card's teacher; it is slow, so keep --frames small)")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_eval_temporal)
 
@@ -126,12 +128,25 @@ def cmd_eval_temporal(args) -> int:
     if args.video != "synthetic" and not Path(args.video).exists():
         raise UserError(f"{args.video}: file not found")
     res = evaluate_temporal(args.video, args.model, frames=args.frames, style=args.style, max_size=args.max_size,
-                            strength=args.stabilize, smooth=args.smooth)
+                            strength=args.stabilize, smooth=args.smooth, teacher=args.teacher)
     if args.json:
         print(json.dumps(res, indent=2))
+        return 0
+    print(f"{res['video']} ({res['frames']} frames {res['size'][0]}x{res['size'][1]}, model {res['model']}, "
+          f"teacher {res['teacher'] or 'none'})")
+    cuts = res["cut_pairs"]
+    for name, row in res["results"].items():
+        extra = "".join(f"  {k} {v}" for k, v in row.items() if k.startswith("psnr"))
+        within = f", within shots {row['vs_frame_by_frame_within_shots']}x" if cuts else ""
+        print(f"  {name:16s} warping error {row['warping_error']:.5f} ({row['vs_frame_by_frame']}x{within}){extra}")
+    if cuts:
+        print(f"  scene cuts between frames {', '.join(f'{i}-{i + 1}' for i in cuts)} (left out of 'within shots')")
+    if res["ghosting_db"] is not None:
+        print(f"  ghosting (PSNR vs teacher, frame by frame - stabilised): {res['ghosting_db']:+.2f} dB")
+    eq = res["averaged_at_equal_error"]
+    if eq is None:
+        print("  averaging cannot get as steady as the stabiliser (smooth <= 0.95)")
     else:
-        print(f"{res['video']} ({res['frames']} frames {res['size'][0]}x{res['size'][1]}, model {res['model']})")
-        for name, row in res["results"].items():
-            extra = "".join(f"  {k} {v}" for k, v in row.items() if k.startswith("psnr"))
-            print(f"  {name:16s} warping error {row['warping_error']:.5f} ({row['vs_frame_by_frame']}x){extra}")
+        extra = "".join(f"  {k} {v}" for k, v in eq.items() if k.startswith("psnr"))
+        print(f"  averaging as steady as the stabiliser: smooth {eq['smooth']}{extra}")
     return 0

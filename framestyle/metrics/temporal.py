@@ -4,7 +4,9 @@ For consecutive outputs O_t, O_{t+1} and flow computed on the INPUT frames,
     E = sum M * ||O_t - warp(O_{t+1})||^2 / sum M      (RGB in 0..1, squared error summed over channels)
 averaged over pairs. M keeps pixels that pass the forward-backward check
     |w_f + w_b(x + w_f)|^2 <= 0.01 (|w_f|^2 + |w_b(x + w_f)|^2) + 0.5
-and whose match x + w_f lies inside the frame.
+and whose match x + w_f lies inside the frame. A pair whose INPUT frames themselves differ by more than
+CUT_PAIR_ERROR after warping is a scene cut: it is also reported separately ("within shots" leaves it out),
+since no stabiliser should carry content across a cut.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 Flow = np.ndarray  # HxWx2 float32, (dx, dy) in pixels
+CUT_PAIR_ERROR = 0.02  # input warping error of a scene-cut pair (within-shot pairs of the shared clips: < 0.002)
 
 
 def dis_flow(a: np.ndarray, b: np.ndarray) -> Flow:
@@ -59,9 +62,22 @@ def input_flows(frames: Sequence[np.ndarray]) -> List[Tuple[Flow, Flow]]:
             for i in range(len(frames) - 1)]
 
 
+def pair_masks(flows: Sequence[Tuple[Flow, Flow]]) -> List[np.ndarray]:
+    return [consistency_mask(f, b) for f, b in flows]
+
+
+def pair_errors(outputs: Sequence[np.ndarray], flows: Sequence[Tuple[Flow, Flow]],
+                masks: Optional[Sequence[np.ndarray]] = None) -> List[float]:
+    """Warping error of each consecutive pair of uint8 `outputs` (masks: from pair_masks, to reuse them)."""
+    if len(outputs) < 2 or len(flows) < len(outputs) - 1:
+        raise ValueError("need at least two frames and one flow pair per consecutive pair")
+    masks = masks or pair_masks(flows[:len(outputs) - 1])
+    return [pair_error(outputs[i], outputs[i + 1], flows[i][0], masks[i]) for i in range(len(outputs) - 1)]
+
+
 def warping_error(outputs: Sequence[np.ndarray], flows: Optional[Sequence[Tuple[Flow, Flow]]] = None,
-                  inputs: Optional[Sequence[np.ndarray]] = None) -> float:
-    """Mean warping error over consecutive pairs of uint8 `outputs`.
+                  inputs: Optional[Sequence[np.ndarray]] = None, masks=None, skip: Sequence[int] = ()) -> float:
+    """Mean warping error over consecutive pairs of uint8 `outputs` (pairs listed in `skip` left out).
 
     Give either the (forward, backward) flows of the INPUT frames (exact ones for synthetic clips) or the
     input frames themselves (flows are then estimated with DIS)."""
@@ -69,11 +85,9 @@ def warping_error(outputs: Sequence[np.ndarray], flows: Optional[Sequence[Tuple[
         if inputs is None:
             raise ValueError("warping_error needs flows or input frames")
         flows = input_flows(inputs)
-    if len(outputs) < 2 or len(flows) < len(outputs) - 1:
-        raise ValueError("need at least two frames and one flow pair per consecutive pair")
-    errs = [pair_error(outputs[i], outputs[i + 1], f, consistency_mask(f, b))
-            for i, (f, b) in enumerate(flows[:len(outputs) - 1])]
-    return float(np.mean(errs))
+    skip = set(skip)
+    errs = [e for i, e in enumerate(pair_errors(outputs, flows, masks)) if i not in skip]
+    return float(np.mean(errs)) if errs else 0.0
 
 
 def synthetic_pan(photo: np.ndarray, frames: int = 12, size: Tuple[int, int] = (320, 240),
@@ -135,11 +149,52 @@ def _read_frames(video, frames: int, max_size: Optional[int]) -> List[np.ndarray
     return out
 
 
+def exp_average(frames: Sequence[np.ndarray], smooth: float) -> List[np.ndarray]:
+    """Exponential averaging without motion compensation (the peer's --smooth): acc = s*acc + (1-s)*frame."""
+    out, acc = [], None
+    for f in frames:
+        acc = f.astype(np.float32) if acc is None else smooth * acc + (1 - smooth) * f
+        out.append(np.clip(acc + 0.5, 0, 255).astype(np.uint8))
+    return out
+
+
+def _teacher(st, teacher):
+    """teacher: None = the model card's teacher, "none" = no teacher, else a spec (multistyle26:7, magenta:IMG)."""
+    spec = (getattr(st, "info", None) and st.info.teacher) if teacher is None else teacher
+    if not spec or spec == "none" or spec == "magenta":  # arbitrary-style students have no single teacher
+        return None, None
+    from ..zoo.teachers import Teacher
+    spec = str(spec)
+    if spec.startswith("magenta:"):
+        from ..train.data import find_style_image
+        spec = f"magenta:{find_style_image(spec[8:])}"
+    return spec, Teacher(spec)
+
+
+def _matched_average(fbf, target: float, flows, masks, cuts, steps: int = 6):
+    """The smallest averaging weight whose within-shot warping error is <= `target` (a coarse scan, then
+    bisection: the error is not monotonic, since heavy averaging freezes a moving scene); None if no
+    weight up to 0.95 gets that steady."""
+    def err(s):
+        return warping_error(exp_average(fbf, s), flows, masks=masks, skip=cuts)
+    grid = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95]
+    hi = next((s for s in grid if err(s) <= target), None)
+    if hi is None or hi == 0.0:
+        return hi
+    lo = grid[grid.index(hi) - 1]
+    for _ in range(steps):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if err(mid) > target else (lo, mid)
+    return hi
+
+
 def evaluate_temporal(video="synthetic", model=None, frames: int = 30, style=None, max_size: Optional[int] = 640,
-                      strength: float = 0.6, smooth: float = 0.5, photo=None, stylizer=None) -> dict:
+                      strength: float = 0.6, smooth: float = 0.5, photo=None, stylizer=None, teacher=None) -> dict:
     """Warping error (lower = steadier) and fidelity of: the input, frame-by-frame stylisation, our
-    stabiliser, and exponential averaging (the peer's --smooth). PSNR is measured against the
-    frame-by-frame output (ghosting) and, when the model card names a multistyle26 teacher, the teacher."""
+    stabiliser, and exponential averaging (the peer's --smooth). PSNR is measured against the frame-by-frame
+    output and against the model's teacher run on the same frames (`teacher`: None = the card's, "none" = skip).
+    ghosting_db = PSNR(frame by frame vs teacher) - PSNR(stabilised vs teacher); averaged_at_equal_error is
+    the averaging weight that is as steady (within shots) as the stabiliser, and its PSNR."""
     from ..metrics.fidelity import psnr
     from ..runtime import Stylizer
     from ..runtime.live.stabilizer import Stabilizer
@@ -151,32 +206,47 @@ def evaluate_temporal(video="synthetic", model=None, frames: int = 30, style=Non
     else:
         inputs = _read_frames(video, frames, max_size)
         flows = input_flows(inputs)
+    masks = pair_masks(flows)
+    cuts = [i for i, e in enumerate(pair_errors(inputs, flows, masks)) if e > CUT_PAIR_ERROR]
     st = stylizer or Stylizer(model, style=style)
+    spec, t = _teacher(st, teacher)
     fbf = [st.process(f).copy() for f in inputs]
     stab = Stabilizer(strength)
     stabilised = [stab.step(f, s) for f, s in zip(inputs, fbf)]
-    avg, acc = [], None
-    for s in fbf:
-        acc = s.astype(np.float32) if acc is None else smooth * acc + (1 - smooth) * s
-        avg.append(np.clip(acc + 0.5, 0, 255).astype(np.uint8))
     teacher_out = None
-    spec = (getattr(st, "info", None) and st.info.teacher) or None
-    if spec and str(spec).startswith("multistyle26"):
-        from ..zoo.teachers import Teacher
-        t = Teacher(spec)
+    if t is not None:
         teacher_out = [np.clip(t(f) * 255 + 0.5, 0, 255).astype(np.uint8) for f in inputs]
+
+    def fidelity(seq, row):
+        row["psnr_vs_frame_by_frame"] = round(float(np.mean([psnr(a, b) for a, b in zip(seq, fbf)])), 2)
+        if teacher_out is not None:
+            row["psnr_vs_teacher"] = round(float(np.mean([psnr(a, b) for a, b in zip(seq, teacher_out)])), 2)
+        return row
+
     rows = {}
     for name, seq in (("input", inputs), ("frame_by_frame", fbf), ("stabilised", stabilised),
-                      (f"averaged_{smooth:g}", avg)):
-        row = {"warping_error": round(warping_error(seq, flows), 6)}
-        if name != "input":
-            row["psnr_vs_frame_by_frame"] = round(float(np.mean([psnr(a, b) for a, b in zip(seq, fbf)])), 2)
-            if teacher_out is not None:
-                row["psnr_vs_teacher"] = round(float(np.mean([psnr(a, b) for a, b in zip(seq, teacher_out)])), 2)
-        rows[name] = row
-    base = rows["frame_by_frame"]["warping_error"]
+                      (f"averaged_{smooth:g}", exp_average(fbf, smooth))):
+        errs = pair_errors(seq, flows, masks)
+        within = [e for i, e in enumerate(errs) if i not in cuts]
+        row = {"warping_error": round(float(np.mean(errs)), 6),
+               "warping_error_within_shots": round(float(np.mean(within)) if within else 0.0, 6)}
+        rows[name] = fidelity(seq, row) if name != "input" else row
+    base, base_w = (rows["frame_by_frame"][k] for k in ("warping_error", "warping_error_within_shots"))
     for row in rows.values():
         row["vs_frame_by_frame"] = round(row["warping_error"] / base, 3) if base > 0 else None
+        row["vs_frame_by_frame_within_shots"] = (round(row["warping_error_within_shots"] / base_w, 3)
+                                                 if base_w > 0 else None)
+    ghosting = None
+    if teacher_out is not None:
+        ghosting = round(rows["frame_by_frame"]["psnr_vs_teacher"] - rows["stabilised"]["psnr_vs_teacher"], 2)
+        rows["stabilised"]["ghosting_db"] = ghosting
+    s_eq = _matched_average(fbf, rows["stabilised"]["warping_error_within_shots"], flows, masks, cuts)
+    equal = None
+    if s_eq is not None:
+        seq = exp_average(fbf, s_eq)
+        equal = fidelity(seq, {"smooth": round(s_eq, 3), "warping_error_within_shots":
+                               round(warping_error(seq, flows, masks=masks, skip=cuts), 6)})
     return {"video": str(video), "model": getattr(getattr(st, "info", None), "name", None),
             "frames": len(inputs), "size": [inputs[0].shape[1], inputs[0].shape[0]],
-            "stabiliser_strength": strength, "teacher": spec if teacher_out is not None else None, "results": rows}
+            "stabiliser_strength": strength, "teacher": spec, "cut_pairs": cuts, "ghosting_db": ghosting,
+            "averaged_at_equal_error": equal, "results": rows}
