@@ -1,5 +1,6 @@
 """Arbitrary-style runtime backends (student, adain, magenta), the teacher pool and the shipped models."""
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -72,22 +73,23 @@ def test_student_backend_matches_torch_and_caches_vector(tiny_student):
 
 @needs_images
 def test_adain_alpha_zero_is_decoded_content(tiny_adain):
-    from framestyle.train.adain import mean_std
+    from framestyle.train.adain import STATS, level_stats
     net, path = tiny_adain
     be = A.make_backend("adain", str(path), threads=1, alpha=0.0)
+    assert be.dim == STATS == 160
     be.style_size = 96  # small: a fast test
     stats = be.prepare(STARRY)
-    assert stats.shape == (1, 80)
+    assert stats.shape == (1, STATS)
     x = _photo(64, 96)
     t = torch.from_numpy(x).permute(2, 0, 1)[None].float() / 255
-    with torch.no_grad():
-        dec = net.decoder(net.encode(t))[0].permute(1, 2, 0).numpy()
+    with torch.no_grad():  # alpha=0: the decoder fed the photo's own features at every level
+        dec = net.decode(net.encode(t))[0].permute(1, 2, 0).numpy()
     out0 = be.transform(x, stats).copy()
     assert np.abs(out0.astype(np.float32) / 255 - dec).max() < 2.5 / 255
     be.alpha = 1.0
     out1 = be.transform(x, stats).copy()
     assert np.abs(out1.astype(int) - out0).mean() > 0.5
-    # the stats output of a picture is its encoder mean/std (what prepare() returns), on the padded picture
+    # the stats output of a picture is its encoder mean/std at block4, block2, block0, on the padded picture
     from framestyle.imageio import load_image
     from framestyle.runtime import ops
     from framestyle.train.data import resize_long
@@ -95,8 +97,67 @@ def test_adain_alpha_zero_is_decoded_content(tiny_adain):
     hp, wp = ops.padded_size(*img.shape[:2], 8)
     xin = ops.to_nchw(img, np.zeros((1, 3, hp, wp), np.float32))
     with torch.no_grad():
-        m, sd = mean_std(net.encode(torch.from_numpy(xin)))
-    np.testing.assert_allclose(stats, np.concatenate([m.numpy(), sd.numpy()], 1), atol=1e-3)
+        ref = level_stats(net.encode(torch.from_numpy(xin))).numpy()
+    np.testing.assert_allclose(stats, ref, atol=1e-3)
+    with pytest.raises(UserError, match="takes 160 style stats, got 80"):
+        be.transform(x, stats[:, :80])
+
+
+@needs_images
+def test_adain_every_level_is_aligned_and_blended(tiny_adain):
+    from framestyle.imageio import load_image
+    from framestyle.train.adain import LEVELS, adain, adain_losses, mean_std, split_stats, level_stats
+    from framestyle.train.data import resize_long
+    net, _ = tiny_adain
+    c = torch.from_numpy(_photo(64, 96)).permute(2, 0, 1)[None].float() / 255
+    s = torch.from_numpy(resize_long(load_image(STARRY), 96)[:64, :96].copy()).permute(2, 0, 1)[None].float() / 255
+    with torch.no_grad():
+        fc, fs = net.encode(c), net.encode(s)
+        target = split_stats(level_stats(fs))
+        for name, ch in LEVELS:
+            m, sd = mean_std(fc[name])
+            full = adain(fc[name], m, sd, *target[name], torch.ones(1))
+            got_m, got_s = mean_std(full)  # alpha=1: the style's mean/std at this level
+            torch.testing.assert_close(got_m, target[name][0], atol=1e-3, rtol=1e-3)
+            torch.testing.assert_close(got_s, target[name][1], atol=1e-3, rtol=1e-3)
+            half = adain(fc[name], m, sd, *target[name], torch.tensor([0.5]))
+            torch.testing.assert_close(half, 0.5 * full + 0.5 * fc[name], atol=1e-4, rtol=1e-4)
+            torch.testing.assert_close(adain(fc[name], m, sd, *target[name], torch.zeros(1)), fc[name])
+            assert fc[name].shape[1] == ch
+    assert fc["block4"].shape[-1] * 8 == fc["block2"].shape[-1] * 4 == fc["block0"].shape[-1] * 2 == 96
+    assert net.decoder.macs_per_pixel() <= 6000
+    losses = adain_losses(net, c, s)
+    assert len(losses) == 4 and all(torch.isfinite(v) for v in losses)
+    sum(losses).backward()
+    assert all(p.grad is not None for p in net.decoder.parameters())
+    assert all(p.grad is None for p in net.encoder.parameters())
+    net.decoder.zero_grad(set_to_none=True)
+
+
+@needs_images
+def test_adain_backend_runs_an_old_80_stat_model(tmp_path):
+    class Old(torch.nn.Module):  # the single-level (block4) interface: style_stats [1,80]
+        def __init__(self):
+            super().__init__()
+            self.proj = torch.nn.Linear(3, 80)
+
+        def forward(self, x, style_stats, alpha):
+            stats = self.proj(x.mean(dim=(2, 3)))
+            return torch.sigmoid(x * (1 - alpha) + alpha * style_stats[:, :3, None, None]), stats
+    path = tmp_path / "old-adain.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(Old(), (torch.rand(1, 3, 32, 32), torch.rand(1, 80), torch.ones(1)), str(path),
+                          input_names=["input", "style_stats", "alpha"], output_names=["output", "stats"],
+                          dynamic_axes={"input": {2: "h", 3: "w"}, "output": {2: "h", 3: "w"}}, dynamo=False)
+    path.with_suffix(".json").write_text(json.dumps({"kind": "arbitrary", "method": "adain",
+                                                     "input": {"multiple": 8}}))
+    be = A.make_backend("adain", str(path), threads=1, alpha=0.5)
+    be.style_size = 64
+    stats = be.prepare(STARRY)
+    assert be.dim == 80 and stats.shape == (1, 80)
+    frame = _photo(40, 56)
+    assert be.transform(frame, stats).shape == frame.shape
 
 
 def test_backend_errors(tmp_path, tiny_student, tiny_model):

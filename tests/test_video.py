@@ -139,3 +139,14 @@ def test_cli_video_json_on_real_clip(tmp_path, model, capsys):
     res = json.loads(capsys.readouterr().out)
     assert res["frames"] == 89 and res["width"] == 160 and res["height"] == 120
     assert probe(out)["frames"] == 89
+
+
+def test_cli_video_stabilises_by_default_and_can_opt_out(tmp_path, model, capsys):
+    import json
+    src = make_clip(tmp_path / "in.mp4", frames=4)
+    for extra, want in (([], 0.6), (["--stabilize", "0.3"], 0.3), (["--no-stabilize"], None)):
+        out = tmp_path / f"out{len(extra)}{want}.mp4"
+        rc = main(["video", str(src), "-o", str(out), "--model", model, "--json"] + extra)
+        assert rc == 0
+        res = json.loads(capsys.readouterr().out)
+        assert res["stabilizer"] == want and probe(out)["frames"] == 4

@@ -61,10 +61,11 @@ def add_parsers(sub):
     _train_common(a, "arbitrary-fast")
     a.set_defaults(func=cmd_train_arbitrary)
 
-    d = sub.add_parser("train-adain", help="train the AdaIN decoder on EfficientNet-Lite0 features")
+    d = sub.add_parser("train-adain", help="train the multi-level AdaIN decoder on EfficientNet-Lite0 features")
     d.add_argument("--crop", type=int, default=192)
     d.add_argument("--style-weight", type=float, default=3.0)
     d.add_argument("--recon-weight", type=float, default=100.0, help="weight of the alpha=0 reconstruction L1")
+    d.add_argument("--tv-weight", type=float, default=10.0, help="weight of the total-variation term (less noise)")
     _train_common(d, "adain-lite0")
     d.set_defaults(func=cmd_train_adain, lr=1e-3, batch=4)
 
@@ -116,5 +117,7 @@ def cmd_train_adain(args) -> int:
     from ..train.adain import train_adain
     res = train_adain(args.output, steps=args.steps, minutes=args.minutes, batch=args.batch, crop=args.crop,
                       lr=args.lr, seed=args.seed, workdir=args.workdir, resume=args.resume, out_dir=args.out_dir,
-                      threads=args.threads, style_weight=args.style_weight, recon_weight=args.recon_weight, progress=not args.no_progress)
-    return _print(args, res, f"{res['path']}: {res['steps']} steps, {res['minutes']} min")
+                      threads=args.threads, style_weight=args.style_weight, recon_weight=args.recon_weight,
+                      tv_weight=args.tv_weight, progress=not args.no_progress)
+    return _print(args, res, f"{res['path']}: {res['steps']} steps, {res['minutes']} min, "
+                  f"alpha=0 PSNR {res['alpha0_psnr']} dB")

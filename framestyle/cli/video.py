@@ -8,14 +8,17 @@ from pathlib import Path
 from ..errors import UserError
 
 
-def _model_args(p, default_max=None):
+def _model_args(p, default_max=None, stabilize=None):
     p.add_argument("--model", help="zoo model name or .onnx path (default: the built-in student)")
     p.add_argument("--style", help="style index or blend for multi-style models, e.g. 7 or 3:0.5,12:0.5")
     p.add_argument("--style-image", help="style picture for arbitrary models (--model magenta)")
     p.add_argument("--strength", type=float, default=1.0, help="0..1 blend toward the input")
     p.add_argument("--preserve-color", action="store_true", help="keep the input's colours")
-    p.add_argument("--stabilize", nargs="?", const=0.6, type=float, metavar="S",
-                   help="temporal stabiliser (optional strength 0..0.95, default 0.6)")
+    on = "on by default for files (docs/stability.md), " if stabilize else ""
+    p.add_argument("--stabilize", nargs="?", const=0.6, default=stabilize, type=float, metavar="S",
+                   help=f"temporal stabiliser ({on}optional strength 0..0.95, default 0.6)")
+    p.add_argument("--no-stabilize", dest="stabilize", action="store_const", const=None,
+                   help="plain frame-by-frame stylisation")
     p.add_argument("--max-size", type=int, default=default_max, help="longer side of the processed frames")
     p.add_argument("--threads", type=int, help="CPU threads for the model")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -27,7 +30,7 @@ def add_parsers(sub):
     v = sub.add_parser("video", help="stylise a video file (audio kept, frame rate kept)")
     v.add_argument("input", help="input video")
     v.add_argument("-o", "--output", required=True, help="output .mp4/.mkv/.mov")
-    _model_args(v)
+    _model_args(v, stabilize=0.6)
     v.set_defaults(func=cmd_video)
 
     lv = sub.add_parser("live", help="real-time stylisation: webcam/screen/file/stream -> window/file/mjpeg")

@@ -9,6 +9,8 @@ Every backend has the same surface:
 magenta: the float Magenta transform (~6x slower than the student). student: a distilled conditional net
 (card kind "arbitrary", method "student") fed the Magenta style vector, computed once by the predictor.
 adain: EfficientNet-Lite0 encoder + AdaIN + small decoder; `alpha` (0..1) blends content and style features.
+Its style state is the model's `stats` vector (160 for the multi-level design, 80 for the old block4-only one:
+the size is read from the ONNX input `style_stats`).
 """
 from __future__ import annotations
 
@@ -128,7 +130,10 @@ class StudentBackend(_OnnxBackend):
 
 
 class AdainBackend(_OnnxBackend):
-    """AdaIN; state = (style stats [1,80], alpha). `alpha` 0 = the decoded photo, 1 = full style."""
+    """AdaIN; state = style stats [1,dim] (dim from the model), alpha fixed on the backend.
+
+    `alpha` 0 = the decoded photo, 1 = full style.
+    """
     method = "adain"
     _outputs = ("output", "stats")
 
@@ -136,7 +141,7 @@ class AdainBackend(_OnnxBackend):
         super().__init__(model, threads)
         self.alpha = check_alpha(alpha)
         self.style_size = style_size
-        self.dim = int(self.sess.get_inputs()[1].shape[1])
+        self.dim = stats_size(self.sess)
 
     def style_stats(self, style_image) -> np.ndarray:
         """Feature mean/std of a style picture (its longer side resized to style_size)."""
@@ -153,8 +158,23 @@ class AdainBackend(_OnnxBackend):
         return self.style_stats(style_image)
 
     def _extra(self, state) -> dict:
-        return {"style_stats": np.asarray(state, np.float32).reshape(1, self.dim),
+        st = np.asarray(state, np.float32)
+        if st.size != self.dim:
+            raise UserError(f"AdaIN model {self.path.name} takes {self.dim} style stats, got {st.size} "
+                            "(stats from another AdaIN model? prepare() the style again)")
+        return {"style_stats": st.reshape(1, self.dim),
                 "alpha": np.array([self.alpha], np.float32)}
+
+
+def stats_size(sess) -> int:
+    """Length of an AdaIN model's `style_stats` input ([1, N] in the ONNX graph)."""
+    for i in sess.get_inputs():
+        if i.name == "style_stats":
+            n = i.shape[-1] if i.shape else None
+            if isinstance(n, int) and n > 0:
+                return n
+            raise UserError(f"AdaIN model input style_stats has no fixed size (shape {i.shape})")
+    raise UserError("not an AdaIN model: no `style_stats` input")
 
 
 class MagentaBackend:

@@ -175,7 +175,8 @@ def stylize_video(src, dst, stylizer, stabilizer=None, max_size: Optional[int] =
             "width": size[0], "height": size[1], "audio": audio_mode, "seconds": round(elapsed, 2),
             "video_seconds": round(duration, 2), "speed_x_realtime": round(duration / max(elapsed, 1e-9), 2),
             "stylise_ms_per_frame": round(1000 * model_s / max(n, 1), 1),
-            "processing_fps": round(n / max(elapsed, 1e-9), 1)}
+            "processing_fps": round(n / max(elapsed, 1e-9), 1),
+            "stabilizer": None if stabilizer is None else stabilizer.strength}
 
 
 def _drain_audio(audio_q: queue.Queue, writer: VideoWriter, until: float) -> None:
