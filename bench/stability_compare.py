@@ -26,7 +26,13 @@ def main() -> int:
     ap.add_argument("--frames", type=int, default=30)
     ap.add_argument("--max-size", type=int, default=480)
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "stability.md")
+    ap.add_argument("--summary-only", action="store_true", help="recompute the summary from the table in --out")
     a = ap.parse_args()
+    if a.summary_only:
+        text = a.out.read_text().split("\n## Summary")[0].rstrip("\n")
+        a.out.write_text(text + "\n" + summary(parse_table(text)))
+        print(summary(parse_table(text)))
+        return 0
     from framestyle.metrics.temporal import (CUT_PAIR_ERROR, _read_frames, evaluate_temporal, input_flows,
                                              pair_errors, synthetic_pan, warping_error)
     from framestyle.imageio import load_image
@@ -71,9 +77,48 @@ def main() -> int:
              "| clip | model | output | warping error | vs plain frame-by-frame | PSNR vs teacher dB | teacher error |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     lines += [f"| {c} | {m} | {k} | {e:.5f} | {r:.2f}x | {p} | {t:.5f} |" for c, m, k, e, r, p, t in rows]
-    a.out.write_text("\n".join(lines) + "\n")
+    a.out.write_text("\n".join(lines) + "\n" + summary(rows))
     print(f"wrote {a.out}")
     return 0
+
+
+def parse_table(text: str):
+    rows = []
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 7 and cells[3][:1].isdigit():
+            rows.append((cells[0], cells[1], cells[2], float(cells[3]), float(cells[4].rstrip("x")),
+                         float(cells[5]) if cells[5] not in ("None", "") else None, float(cells[6])))
+    return rows
+
+
+def summary(rows) -> str:
+    """Ranges over clips of each (model, output) against the plain student frame by frame."""
+    base = {(c, m): p for c, m, k, e, r, p, t in rows if k == "frame-by-frame"}
+    plain = rows[0][1] if rows else ""
+    out = ["", "## Summary", "",
+           f"Ranges over the clips; dB = PSNR vs teacher relative to `{plain}` frame by frame.", "",
+           "| model | output | warping error vs plain | PSNR change vs teacher |", "| --- | --- | --- | --- |"]
+    for m in dict.fromkeys(r[1] for r in rows):
+        for k in ("frame-by-frame", "stabilised"):
+            sel = [(r, p - base[(c, plain)]) for c, mm, kk, e, r, p, t in rows
+                   if mm == m and kk == k and p is not None and (c, plain) in base]
+            if not sel:
+                continue
+            rs, ds = [x[0] for x in sel], [x[1] for x in sel]
+            out.append(f"| {m} | {k} | {min(rs):.2f}x to {max(rs):.2f}x | {min(ds):+.2f} to {max(ds):+.2f} dB |")
+    out += ["", DECISION]
+    return "\n".join(out) + "\n"
+
+
+DECISION = """**Default shipped.** The runtime stabiliser is the stronger of the two (here it cut flicker to 0.16-0.28x
+at a PSNR cost of at most 0.36 dB; the stability-trained student alone reached 0.40-0.46x and lost up to 0.69
+dB against the teacher on the clips) and works with every model, teachers and arbitrary styles included. So
+`framestyle video` stabilises by default (`--no-stabilize` turns it off; on bottle-detection.mp4 it still runs
+faster than real time, docs/live.md). `framestyle live` keeps it opt-in (`--stabilize`, or the `s` key),
+since it adds about 6 ms per 640x480 frame to the latency budget. The stability-trained `ember-steady-fast` is
+shipped for render loops that cannot afford optical flow: less than half the flicker at zero runtime cost, and
+the two combine (0.08-0.17x)."""
 
 
 if __name__ == "__main__":
