@@ -163,3 +163,22 @@ def test_stability_term_makes_the_student_steadier(tmp_path, content):
 
     base, steady = change(runs[0.0]), change(runs[4.0])
     assert steady[1] < 0.8 * base[1] and sum(steady) < sum(base), (base, steady)  # mostly motion flicker
+
+
+def test_shared_step_helpers():
+    from framestyle.errors import UserError
+    from framestyle.train.loop import optimise, running_average, set_lr
+    w = torch.nn.Parameter(torch.tensor([1.0]))
+    opt = torch.optim.SGD([w], lr=0.5)
+    set_lr(opt, 0.25)
+    optimise(opt, (w ** 2).sum(), step=0)          # grad 2 -> w = 1 - 0.25 * 2
+    assert abs(float(w) - 0.5) < 1e-6
+    with pytest.raises(UserError, match="non-finite at step 7: lower --lr"):
+        optimise(opt, (w * float("nan")).sum(), step=7)
+    assert abs(float(w) - 0.5) < 1e-6               # a bad loss leaves the weights alone
+    a = running_average(None, torch.tensor(2.0), 0.9)
+    assert running_average(a, 4.0, 0.9) == pytest.approx(2.2)
+    d = running_average(None, {"total": torch.tensor(1.0)}, 0.5)
+    assert running_average(d, {"total": 3.0}, 0.5) == {"total": 2.0}
+    v = running_average(running_average(None, [1.0, 2.0], 0.5), [3.0, 4.0], 0.5)
+    assert list(v) == [2.0, 3.0]

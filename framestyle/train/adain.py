@@ -30,8 +30,8 @@ import torch.nn.functional as F
 from ..errors import UserError
 from ..imageio import atomic_write_bytes, atomic_write_json
 from .data import default_sources, load_content
-from .loop import (Budget, CsvLog, command_line, cosine_lr, load_checkpoint, prepare_workdir, save_checkpoint,
-                   seed_all)
+from .loop import (Budget, CsvLog, command_line, cosine_lr, load_checkpoint, optimise, prepare_workdir,
+                   running_average, save_checkpoint, seed_all, set_lr)
 
 ARCH = "adain-efficientnet-lite0-multilevel"
 LEVELS = (("block4", 40), ("block2", 24), ("block0", 16))  # deep -> shallow: 1/8, 1/4, 1/2
@@ -233,19 +233,13 @@ def train_adain(name: str = "adain-lite0", steps: Optional[int] = None, minutes:
         c = _crops(contents, batch, crop, rng)
         s = _crops(list(style_imgs), batch, crop, rng)
         cur_lr = cosine_lr(lr, budget.frac(step, elapsed))
-        for g in opt.param_groups:
-            g["lr"] = cur_lr
+        set_lr(opt, cur_lr)
         lc, ls, lr_, ltv = adain_losses(net, c, s)
         loss = lc + style_weight * ls + recon_weight * lr_ + tv_weight * ltv
-        if not torch.isfinite(loss):
-            raise UserError(f"loss became non-finite at step {step}; lower --lr")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        optimise(opt, loss, step)
         step += 1
         elapsed = time.perf_counter() - t0
-        vals = np.array([float(lc.detach()), float(ls.detach()), float(lr_.detach()), float(ltv.detach())])
-        avg = vals if avg is None else 0.95 * avg + 0.05 * vals
+        avg = running_average(avg, [float(v.detach()) for v in (lc, ls, lr_, ltv)], 0.95)
         bar.update(1)
         if step % 20 == 0:
             bar.set_postfix(content=f"{avg[0]:.3f}", style=f"{avg[1]:.3f}", recon=f"{avg[2]:.3f}")

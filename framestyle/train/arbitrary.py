@@ -19,8 +19,8 @@ import numpy as np
 from ..errors import UserError
 from ..imageio import atomic_write_bytes, atomic_write_json
 from .data import OPENCV_DATA, SHARED, default_sources, held_out_images, load_content, resize_long
-from .loop import (Budget, CsvLog, command_line, cosine_lr, load_checkpoint, prepare_workdir, save_checkpoint,
-                   seed_all)
+from .loop import (Budget, CsvLog, command_line, cosine_lr, load_checkpoint, optimise, prepare_workdir,
+                   running_average, save_checkpoint, seed_all, set_lr)
 
 HELD_MS26 = (5, 17)  # multistyle26 styles never used for training styles
 HELD_FILES = {"starry_night.jpg", "graf1.png", "graf3.png"}
@@ -357,18 +357,13 @@ def train_arbitrary(name: str = "arbitrary-fast", arch: str = "cond-fast", arch_
     while not budget.done(step, elapsed):
         x, y, v = pool.sample(batch, rng, train_crop if budget.frac(step, elapsed) < 0.8 else None)
         cur_lr = cosine_lr(lr, budget.frac(step, elapsed))
-        for g in opt.param_groups:
-            g["lr"] = cur_lr
+        set_lr(opt, cur_lr)
         out = net(x, v)
         loss = torch.nn.functional.mse_loss(out, y) + grad_weight * grad_loss(out, y)
-        if not torch.isfinite(loss):
-            raise UserError(f"loss became non-finite at step {step}; lower --lr (checkpoint {ckpt} kept)")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        optimise(opt, loss, step, f"lower --lr (checkpoint {ckpt} kept)")
         step += 1
         elapsed = time.perf_counter() - t0
-        loss_avg = float(loss.detach()) if loss_avg is None else 0.98 * loss_avg + 0.02 * float(loss.detach())
+        loss_avg = running_average(loss_avg, loss, 0.98)
         bar.update(1)
         if step % eval_every == 0 or budget.done(step, elapsed):
             ph, ps = torch_psnr(net, evalset), torch_psnr(net, seen)

@@ -19,8 +19,8 @@ from ..errors import UserError
 from ..imageio import atomic_write_json
 from .data import default_sources, held_out_images, load_content, resize_long
 from .losses import distill_loss, stability_loss
-from .loop import (Budget, CsvLog, command_line, cosine_lr, finish_model, load_checkpoint, net_multiple,
-                   prepare_workdir, save_checkpoint, seed_all)
+from .loop import (Budget, CsvLog, command_line, cosine_lr, finish_model, load_checkpoint, net_multiple, optimise,
+                   prepare_workdir, running_average, save_checkpoint, seed_all, set_lr)
 
 
 SCALES = (1.0, 0.7)  # content scales labelled by the teacher (scaling happens before the teacher, never after)
@@ -175,8 +175,7 @@ def distill(teacher: str, name: str, arch: str = "fast", arch_kwargs: Optional[d
         else:
             x, y = sample_frames(pairs, batch, rng, small=early)
         cur_lr = cosine_lr(lr, budget.frac(step, elapsed))
-        for g in opt.param_groups:
-            g["lr"] = cur_lr
+        set_lr(opt, cur_lr)
         out = net(x)
         loss = distill_loss(out, y, grad_weight)
         if stability > 0:
@@ -186,13 +185,10 @@ def distill(teacher: str, name: str, arch: str = "fast", arch_kwargs: Optional[d
                 raise UserError("loss became non-finite at the first steps; lower --lr")
             save_checkpoint(ckpt, **last_good)
             raise UserError(f"loss became non-finite at step {step}; kept the last good checkpoint {ckpt}")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        optimise(opt, loss, step)
         step += 1
         elapsed = time.perf_counter() - t0
-        lv = float(loss.detach())
-        loss_avg = lv if loss_avg is None else 0.98 * loss_avg + 0.02 * lv
+        loss_avg = running_average(loss_avg, loss, 0.98)
         bar.update(1)
         row = None
         if step % eval_every == 0 or budget.done(step, elapsed):

@@ -29,6 +29,34 @@ def cosine_lr(base: float, frac: float, warm: float = 0.02, floor: float = 0.02)
     return base * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * p)))
 
 
+def set_lr(opt, value: float) -> None:
+    for g in opt.param_groups:
+        g["lr"] = value
+
+
+def optimise(opt, loss, step: int, hint: str = "lower --lr") -> None:
+    """One optimiser step on `loss`; a non-finite loss stops training with a UserError saying `hint`."""
+    import torch
+    if not torch.isfinite(loss):
+        raise UserError(f"loss became non-finite at step {step}: {hint}")
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+
+
+def running_average(avg, value, decay: float):
+    """Exponential running average of a float, an array, or a dict of tensors/floats (avg None starts it)."""
+    if isinstance(value, dict):
+        avg = {} if avg is None else avg
+        for k, v in value.items():
+            v = float(v.detach()) if hasattr(v, "detach") else float(v)
+            avg[k] = v if k not in avg else decay * avg[k] + (1 - decay) * v
+        return avg
+    value = value.detach() if hasattr(value, "detach") else value
+    value = float(value) if np.ndim(value) == 0 else np.asarray(value, dtype=np.float64)
+    return value if avg is None else decay * avg + (1 - decay) * value
+
+
 class Budget:
     """Stop after N steps or M minutes (of training time, summed across resumes)."""
 

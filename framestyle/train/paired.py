@@ -16,8 +16,8 @@ import numpy as np
 
 from ..errors import UserError
 from ..imageio import IMAGE_EXTS, load_image, save_image
-from .loop import (Budget, CsvLog, command_line, cosine_lr, finish_model, load_checkpoint, net_multiple,
-                   prepare_workdir, save_checkpoint, seed_all)
+from .loop import (Budget, CsvLog, command_line, cosine_lr, finish_model, load_checkpoint, net_multiple, optimise,
+                   prepare_workdir, running_average, save_checkpoint, seed_all, set_lr)
 
 Pair = Tuple[str, np.ndarray, np.ndarray]
 
@@ -219,8 +219,8 @@ def train_paired(inputs, targets, name: str, arch: str = "unet-small", arch_kwar
             xs, ys = zip(*(geometric(train[rng.integers(len(train))][1:], size, rng) for _ in range(batch)))
             x = torch.stack([to_tensor(a) for a in xs]).to(dev)
             y = torch.stack([to_tensor(b) for b in ys]).to(dev)
-            for g in opt.param_groups:
-                g["lr"] = cur_lr = cosine_lr(lr, budget.frac(step, elapsed))
+            cur_lr = cosine_lr(lr, budget.frac(step, elapsed))
+            set_lr(opt, cur_lr)
             out = net(x)
             terms = {"l1": pixel_loss(out, y, "l1")}
             total = terms["l1"]
@@ -228,16 +228,11 @@ def train_paired(inputs, targets, name: str, arch: str = "unet-small", arch_kwar
                 terms["perceptual"] = ploss(out, y)["content"]
                 total = total + perceptual_weight * terms["perceptual"]
             terms["total"] = total
-            if not torch.isfinite(total):
-                kept = f"; the last good checkpoint is {ckpt}" if ckpt.exists() else ""
-                raise UserError(f"loss became non-finite at step {step}: lower --lr{kept}")
-            opt.zero_grad(set_to_none=True)
-            total.backward()
-            opt.step()
+            kept = f"; the last good checkpoint is {ckpt}" if ckpt.exists() else ""
+            optimise(opt, total, step, f"lower --lr{kept}")
             step += 1
             elapsed = time.perf_counter() - t0
-            for k, v in terms.items():
-                avg[k] = float(v.detach()) if k not in avg else 0.9 * avg[k] + 0.1 * float(v.detach())
+            avg = running_average(avg, terms, 0.9)
             bar.update(1)
             bar.set_postfix(loss=f"{avg['total']:.4g}")
             if step % 10 == 0 or step == 1:

@@ -15,8 +15,8 @@ import numpy as np
 
 from ..errors import UserError
 from .data import default_sources, held_out_images, load_content, resize_long
-from .loop import (Budget, CsvLog, command_line, cosine_lr, finish_model, load_checkpoint, net_multiple,
-                   prepare_workdir, save_checkpoint, seed_all)
+from .loop import (Budget, CsvLog, command_line, cosine_lr, finish_model, load_checkpoint, net_multiple, optimise,
+                   prepare_workdir, running_average, save_checkpoint, seed_all, set_lr)
 from .paired import geometric, to_tensor, write_sample
 
 # Defaults balance the terms at the start of training for efficientnet-lite0 (see docs/training.md).
@@ -120,19 +120,13 @@ def train_perceptual(style_image, name: str, arch: str = "fast", arch_kwargs: Op
             rng = np.random.default_rng([seed, step])
             x = sample_batch(imgs, batch, size, rng).to(dev)
             cur_lr = cosine_lr(lr, budget.frac(step, elapsed))
-            for g in opt.param_groups:
-                g["lr"] = cur_lr
+            set_lr(opt, cur_lr)
             terms = ploss(net(x), x)
-            if not torch.isfinite(terms["total"]):
-                kept = f"; the last good checkpoint is {ckpt}" if ckpt.exists() else ""
-                raise UserError(f"loss became non-finite at step {step}: lower --lr or --style-weight{kept}")
-            opt.zero_grad(set_to_none=True)
-            terms["total"].backward()
-            opt.step()
+            kept = f"; the last good checkpoint is {ckpt}" if ckpt.exists() else ""
+            optimise(opt, terms["total"], step, f"lower --lr or --style-weight{kept}")
             step += 1
             elapsed = time.perf_counter() - t0
-            for k, v in terms.items():
-                avg[k] = float(v.detach()) if k not in avg else 0.8 * avg[k] + 0.2 * float(v.detach())
+            avg = running_average(avg, terms, 0.8)
             bar.update(1)
             bar.set_postfix(loss=f"{avg['total']:.4g}")
             if step % 10 == 0 or step == 1:
