@@ -57,6 +57,14 @@ def running_average(avg, value, decay: float):
     return value if avg is None else decay * avg + (1 - decay) * value
 
 
+def log_step(bar, log, avg: dict, step: int, elapsed: float, lr: float, every: int = 10) -> None:
+    """Progress bar tick, and a CSV row of the running-average losses every `every` steps (and the first)."""
+    bar.update(1)
+    bar.set_postfix(loss=f"{avg['total']:.4g}")
+    if step % every == 0 or step == 1:
+        log.write(step=step, elapsed_s=round(elapsed, 1), lr=f"{lr:.2e}", **{k: f"{v:.5g}" for k, v in avg.items()})
+
+
 class Budget:
     """Stop after N steps or M minutes (of training time, summed across resumes)."""
 

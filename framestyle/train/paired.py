@@ -16,8 +16,8 @@ import numpy as np
 
 from ..errors import UserError
 from ..imageio import IMAGE_EXTS, load_image, save_image
-from .loop import (Budget, CsvLog, command_line, cosine_lr, finish_model, load_checkpoint, net_multiple, optimise,
-                   prepare_workdir, running_average, save_checkpoint, seed_all, set_lr)
+from .loop import (Budget, CsvLog, command_line, cosine_lr, finish_model, load_checkpoint, log_step, net_multiple,
+                   optimise, prepare_workdir, running_average, save_checkpoint, seed_all, set_lr)
 
 Pair = Tuple[str, np.ndarray, np.ndarray]
 
@@ -233,11 +233,7 @@ def train_paired(inputs, targets, name: str, arch: str = "unet-small", arch_kwar
             step += 1
             elapsed = time.perf_counter() - t0
             avg = running_average(avg, terms, 0.9)
-            bar.update(1)
-            bar.set_postfix(loss=f"{avg['total']:.4g}")
-            if step % 10 == 0 or step == 1:
-                log.write(step=step, elapsed_s=round(elapsed, 1), lr=f"{cur_lr:.2e}",
-                          **{k: f"{v:.5g}" for k, v in avg.items()})
+            log_step(bar, log, avg, step, elapsed, cur_lr)
             if step % per_epoch == 0 and val:
                 p, s = validate(net, val, mult)
                 history.append({"epoch": step // per_epoch, "step": step, "val_psnr": round(p, 3),

@@ -15,8 +15,8 @@ import numpy as np
 
 from ..errors import UserError
 from .data import default_sources, held_out_images, load_content, resize_long
-from .loop import (Budget, CsvLog, command_line, cosine_lr, finish_model, load_checkpoint, net_multiple, optimise,
-                   prepare_workdir, running_average, save_checkpoint, seed_all, set_lr)
+from .loop import (Budget, CsvLog, command_line, cosine_lr, finish_model, load_checkpoint, log_step, net_multiple,
+                   optimise, prepare_workdir, running_average, save_checkpoint, seed_all, set_lr)
 from .paired import geometric, to_tensor, write_sample
 
 # Defaults balance the terms at the start of training for efficientnet-lite0 (see docs/training.md).
@@ -127,11 +127,7 @@ def train_perceptual(style_image, name: str, arch: str = "fast", arch_kwargs: Op
             step += 1
             elapsed = time.perf_counter() - t0
             avg = running_average(avg, terms, 0.8)
-            bar.update(1)
-            bar.set_postfix(loss=f"{avg['total']:.4g}")
-            if step % 10 == 0 or step == 1:
-                log.write(step=step, elapsed_s=round(elapsed, 1), lr=f"{cur_lr:.2e}",
-                          **{k: f"{v:.5g}" for k, v in avg.items()})
+            log_step(bar, log, avg, step, elapsed, cur_lr)
             if sample_every and step % sample_every == 0:
                 write_sample(net, sample, workdir / "samples" / f"step_{step:06d}.jpg", net_multiple(net))
             if step % checkpoint_every == 0:
