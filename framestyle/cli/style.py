@@ -53,7 +53,7 @@ def add_parsers(sub):
     a = sub.add_parser("train-arbitrary", help="distil Magenta into a fast arbitrary-style student")
     a.add_argument("--arch", default="cond-fast")
     a.add_argument("--arch-arg", action="append", metavar="K=V")
-    a.add_argument("--crop", type=int, default=256)
+    a.add_argument("--crop", type=int, default=160, help="side of the content crops Magenta labels (trained whole)")
     a.add_argument("--pool-size", type=int, default=3000, help="teacher triples kept in memory")
     a.add_argument("--train-crop", type=int, default=0,
                    help="random sub-crops of the pool crops for the first 80%% of training (cheaper steps, but "

@@ -315,7 +315,7 @@ def grad_loss(a, b):
 
 def train_arbitrary(name: str = "arbitrary-fast", arch: str = "cond-fast", arch_kwargs: Optional[dict] = None,
                     steps: Optional[int] = None, minutes: Optional[float] = None, batch: int = 8,
-                    crop: int = 256, lr: float = 2e-3, seed: int = 0, workdir: Optional[Path] = None,
+                    crop: int = 160, lr: float = 2e-3, seed: int = 0, workdir: Optional[Path] = None,
                     resume: bool = False, out_dir: Optional[Path] = None, pool_size: int = 3000,
                     eval_every: int = 200, threads: Optional[int] = 1, progress: bool = True,
                     grad_weight: float = 0.5, min_pool: int = 64, train_crop: Optional[int] = None) -> dict:
