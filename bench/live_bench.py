@@ -109,8 +109,8 @@ def main():
     md = f"""# Live, video and temporal stabiliser benchmark
 
 Command: `{cmd.strip()}` (run from the repo root). Model: **{name}** — {note}.
-Machine: 2 CPU cores shared with a background training job (load average at start
-{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}), so these numbers are under load.
+Machine: 2 CPU cores, load average at start {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (above ~1 something else
+was using the CPU, a job of ours or the shared host, and these numbers are lower than a quiet machine gives).
 {f"Model alone: {ms:.1f} ms per 640x480 frame (median of 10)." if ms else ""}
 
 ## `live`: file source paced at its real frame rate (30 FPS), sink null, {args.seconds:g} s each
