@@ -92,7 +92,9 @@ def main() -> int:
     lines = ["# Student architectures: speed vs fidelity", "",
              f"Produced by `{cmd.strip()}` on {time.strftime('%Y-%m-%d %H:%M')} UTC (load average "
              f"{os.getloadavg()[0]:.1f} at the end; other jobs shared the 2 cores). Every student: "
-             f"{a.steps} steps, batch 8 (16 for the first 30% at half crop), crop {a.crop}, Adam 2e-3 cosine, "
+             f"{a.steps} steps, "
+             + ("whole frames, batch 4 (smaller frames for the first 30%)" if a.crop == 0 else
+                f"batch 8 (16 for the first 30% at half crop), crop {a.crop}") + ", Adam 2e-3 cosine, "
              "seed 0, pixel MSE + gradient loss vs multistyle26. Fidelity: mean PSNR/SSIM vs the teacher on the "
              "4 held-out shared photos at 512 px. Speed: `Stylizer.process`, ONNX Runtime, 2 threads, median "
              "of 15 warm runs; the host's load varies (the same 44.5k student measured 13 to 42 ms at 640x480 on "
