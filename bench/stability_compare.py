@@ -33,8 +33,8 @@ def main() -> int:
         a.out.write_text(text + "\n" + summary(parse_table(text)))
         print(summary(parse_table(text)))
         return 0
-    from framestyle.metrics.temporal import (CUT_PAIR_ERROR, _read_frames, evaluate_temporal, input_flows,
-                                             pair_errors, synthetic_pan, warping_error)
+    from framestyle.metrics.temporal import (_read_frames, evaluate_temporal, input_flows, scene_cuts,
+                                             synthetic_pan, warping_error)
     from framestyle.imageio import load_image
     from framestyle.train.data import SHARED
     from framestyle.zoo import get_model
@@ -53,7 +53,7 @@ def main() -> int:
             flows = input_flows(inputs)
         t = Teacher(teacher_spec)
         t_out = [np.clip(t(f) * 255 + 0.5, 0, 255).astype(np.uint8) for f in inputs]
-        cuts = [i for i, e in enumerate(pair_errors(inputs, flows)) if e > CUT_PAIR_ERROR]
+        cuts = scene_cuts(inputs, flows)
         t_err = warping_error(t_out, flows, skip=cuts)
         name = "synthetic pan" if v == "synthetic" else Path(v).name
         base = None

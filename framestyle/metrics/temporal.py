@@ -75,6 +75,11 @@ def pair_errors(outputs: Sequence[np.ndarray], flows: Sequence[Tuple[Flow, Flow]
     return [pair_error(outputs[i], outputs[i + 1], flows[i][0], masks[i]) for i in range(len(outputs) - 1)]
 
 
+def scene_cuts(inputs: Sequence[np.ndarray], flows: Sequence[Tuple[Flow, Flow]], masks=None) -> List[int]:
+    """Indices i of the pairs (i, i+1) whose INPUT frames do not match after warping (CUT_PAIR_ERROR)."""
+    return [i for i, e in enumerate(pair_errors(inputs, flows, masks)) if e > CUT_PAIR_ERROR]
+
+
 def warping_error(outputs: Sequence[np.ndarray], flows: Optional[Sequence[Tuple[Flow, Flow]]] = None,
                   inputs: Optional[Sequence[np.ndarray]] = None, masks=None, skip: Sequence[int] = ()) -> float:
     """Mean warping error over consecutive pairs of uint8 `outputs` (pairs listed in `skip` left out).
@@ -207,7 +212,7 @@ def evaluate_temporal(video="synthetic", model=None, frames: int = 30, style=Non
         inputs = _read_frames(video, frames, max_size)
         flows = input_flows(inputs)
     masks = pair_masks(flows)
-    cuts = [i for i, e in enumerate(pair_errors(inputs, flows, masks)) if e > CUT_PAIR_ERROR]
+    cuts = scene_cuts(inputs, flows, masks)
     st = stylizer or Stylizer(model, style=style)
     spec, t = _teacher(st, teacher)
     fbf = [st.process(f).copy() for f in inputs]

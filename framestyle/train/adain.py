@@ -180,18 +180,17 @@ def adain_losses(net: AdaINNet, c, s, alpha: float = 1.0):
     """(content, style, reconstruction, total variation) losses for content batch c and style batch s."""
     with torch.no_grad():
         fs = net.encoder(s)
-        stats = level_stats(fs)
+        style_ms = {k: mean_std(fs[k]) for k in STYLE_LAYERS}  # AdaIN targets and style-loss references
         fc = net.encode(c)
         a = torch.full((c.shape[0],), alpha)
-        target = split_stats(stats)
-        t = {name: adain(fc[name], *mean_std(fc[name]), *target[name], a) for name, _ in LEVELS}
+        t = {name: adain(fc[name], *mean_std(fc[name]), *style_ms[name], a) for name, _ in LEVELS}
     out = net.decode(t)
     fo = net.encoder(out)
     content = sum(w * F.mse_loss(fo[k], t[k]) for k, w in CONTENT_LAYERS.items())
     style = 0.0
     for k, w in STYLE_LAYERS.items():
         mo, so = mean_std(fo[k])
-        ms, ss = mean_std(fs[k])
+        ms, ss = style_ms[k]
         style = style + w * (F.mse_loss(mo, ms) + F.mse_loss(so, ss))
     recon = F.l1_loss(net.decode(fc), c)
     return content, style, recon, tv_loss(out)
