@@ -262,3 +262,20 @@ def test_attach_for_the_stylizer(tiny_student, tmp_path):
     assert A.model_for_method("student") == "arbitrary-fast" and A.model_for_method("adain", "x.onnx") == "x.onnx"
     with pytest.raises(UserError, match="unknown method"):
         A.model_for_method("neural")
+
+
+def test_cond_ladder_exports_and_matches_torch(tmp_path):
+    """The 1/2-resolution-rung student exports with its multiple and matches PyTorch at odd multiples of 4."""
+    import onnxruntime as ort
+    from framestyle.nets import build
+    from framestyle.train.arbitrary import export_model
+    torch.manual_seed(1)
+    net = build("cond-ladder", alpha=0.25, blocks=2).eval()
+    path = export_model(net, "tiny-ladder", {"kind": "arbitrary", "method": "student", "style_input": "style"}, tmp_path)
+    assert json.loads(path.with_suffix(".json").read_text())["input"]["multiple"] == 4
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x, s = torch.rand(1, 3, 4 * 9, 4 * 13), torch.randn(1, 100)
+    with torch.no_grad():
+        ref = net(x, s).numpy()
+    got = sess.run(None, {"input": x.numpy(), "style": s.numpy()})[0]
+    assert got.shape == ref.shape and np.abs(got - ref).max() < 1e-4

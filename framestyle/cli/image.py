@@ -54,7 +54,7 @@ def add_parsers(sub):
 
 
 def _style_args(p):
-    p.add_argument("--model", help="model name or .onnx path (default: the built-in real-time student)")
+    p.add_argument("--model", help="model name or .onnx path (default: the built-in student starry)")
     p.add_argument("--style", help="for multi-style models: index or blend, e.g. 7 or 3:0.5,12:0.5")
     p.add_argument("--style-image", help="for arbitrary-style models (magenta): any picture")
     p.add_argument("--strength", type=float, default=1.0, help="0..1, how much style to apply")
@@ -70,7 +70,8 @@ def make_stylizer(args, **extra):
     from ..runtime.arbitrary import model_for_method
     check_strength(args.strength)
     method = getattr(args, "method", None)
-    info = get_model(model_for_method(method, args.model))
+    from ..zoo import STILL_MODEL
+    info = get_model(model_for_method(method, args.model) or STILL_MODEL)
     style_image = getattr(args, "style_image", None)
     if style_image and info.kind != "arbitrary":
         if args.model is None:
@@ -261,14 +262,14 @@ def cmd_info(args) -> int:
     from .. import __version__
     from ..paths import home, user_models_dir
     from ..runtime.session import default_threads
-    from ..zoo import DEFAULT_MODEL, list_models
+    from ..zoo import DEFAULT_MODEL, STILL_MODEL, list_models
     try:
         from ..nets import arch_names
         archs = arch_names()
     except ImportError:
         archs = "(install the train extra: pip install torch==2.13.0)"
     payload = {"version": __version__, "onnxruntime": ort.__version__, "threads": default_threads(),
-               "default_model": DEFAULT_MODEL, "home": str(home()), "user_models": str(user_models_dir()),
+               "default_model": DEFAULT_MODEL, "default_photo_model": STILL_MODEL, "home": str(home()), "user_models": str(user_models_dir()),
                "models": len(list_models()), "architectures": archs}
     print(json.dumps(payload, indent=2) if args.json else "\n".join(f"{k}: {v}" for k, v in payload.items()))
     return 0

@@ -1,6 +1,7 @@
 """Magenta-style conditional nets: instance norm whose scale/shift come from a style input.
 
-`ConditionalFast` takes (image, style_vector[100]) and is the arbitrary-style student.
+`ConditionalFast` takes (image, style_vector[100]) and is the arbitrary-style student; `ConditionalLadder` adds
+the ladder net's 1/2-resolution rungs (see ladder.py).
 """
 from __future__ import annotations
 
@@ -59,3 +60,33 @@ class ConditionalFast(nn.Module):
 @register("cond-fast")
 def cond_fast(alpha: float = 1.0, blocks: int = 6):
     return ConditionalFast(alpha=alpha, blocks=blocks)
+
+
+class ConditionalLadder(nn.Module):
+    def __init__(self, alpha: float = 1.0, blocks: int = 6, half: int = 16, style_dim: int = 100):
+        super().__init__()
+        ch = _w(64, alpha, 8)
+        self.multiple = 4
+        self.down1 = nn.Conv2d(3, half, 4, stride=2, padding=1)
+        self.enc = _CondBlock(half, 1, style_dim)
+        self.down2 = nn.Conv2d(half, ch, 2, stride=2)
+        dil = [1, 2, 4, 1, 2, 4, 1, 2]
+        self.blocks = nn.ModuleList([_CondBlock(ch, dil[i % len(dil)], style_dim) for i in range(blocks)])
+        self.up2 = nn.ConvTranspose2d(ch, half, 2, stride=2)
+        self.dec = _CondBlock(half, 2, style_dim)
+        self.head = nn.Sequential(nn.Conv2d(half, 12, 3, padding=1), nn.PixelShuffle(2))
+        self.skip = nn.Parameter(torch.full((1,), 4.0))  # the cond-fast student's fixed input skip, learned here
+
+    def forward(self, x, style):
+        s = style.reshape(style.shape[0], -1)
+        e1 = self.enc(torch.relu(self.down1(x)), s)
+        y = torch.relu(self.down2(e1))
+        for b in self.blocks:
+            y = b(y, s)
+        y = self.dec(torch.relu(self.up2(y) + e1), s)
+        return torch.sigmoid(self.head(torch.relu(y)) + self.skip * (x - 0.5))
+
+
+@register("cond-ladder")
+def cond_ladder(alpha: float = 1.0, blocks: int = 6, half: int = 16):
+    return ConditionalLadder(alpha=alpha, blocks=int(blocks), half=int(half))

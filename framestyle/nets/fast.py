@@ -29,14 +29,15 @@ class _Block(nn.Module):
 
 
 class FastStudent(nn.Module):
-    def __init__(self, alpha: float = 1.0, blocks: int = 6, factor: int = 4, base: int = 48, ctx: int = 0):
+    def __init__(self, alpha: float = 1.0, blocks: int = 6, factor: int = 4, base: int = 48, ctx: int = 0,
+                 norm_every: int = 3):
         super().__init__()
         ch = _w(base, alpha, 8)
         self.factor = factor
         self.stem = nn.Conv2d(3, ch, factor, stride=factor)
         self.stem_act = nn.ReLU(inplace=True)
         dil = [1, 2, 4, 1, 2, 4, 1, 2]
-        self.body = nn.Sequential(*[_Block(ch, dil[i % len(dil)], norm=(i % 3 == 0)) for i in range(blocks)])
+        self.body = nn.Sequential(*[_Block(ch, dil[i % len(dil)], norm=(i % norm_every == 0)) for i in range(blocks)])
         self.mid = blocks // 2
         self.ctx = None
         if ctx:
@@ -61,8 +62,8 @@ class FastStudent(nn.Module):
 
 
 @register("fast")
-def fast(alpha: float = 1.0, blocks: int = 6, ctx: int = 0):
-    return FastStudent(alpha=alpha, blocks=blocks, ctx=ctx)
+def fast(alpha: float = 1.0, blocks: int = 6, ctx: int = 0, norm_every: int = 3):
+    return FastStudent(alpha=alpha, blocks=int(blocks), ctx=int(ctx), norm_every=int(norm_every))
 
 
 @register("fast-tiny")

@@ -409,6 +409,6 @@ def export_model(net, name: str, card: dict, out_dir: Optional[Path] = None) -> 
     card.update(name=name, export=stats, created=time.strftime("%Y-%m-%d %H:%M:%S"),
                 params=int(sum(p.numel() for p in net.parameters())))
     card["input"] = {"name": "input", "layout": "NCHW", "range": "0..1 RGB float32",
-                     "multiple": int(getattr(net, "factor", 4)), "extra": "style[1,100] Magenta style vector"}
+                     "multiple": int(getattr(net, "multiple", 4)), "extra": "style[1,100] Magenta style vector"}
     _write_json(path.with_suffix(".json"), card)
     return path

@@ -12,7 +12,8 @@ from ..paths import user_models_dir
 from .teachers import peer_model_path
 
 BUILTIN_DIR = Path(__file__).parent / "builtin"
-DEFAULT_MODEL = "starry-fast"
+DEFAULT_MODEL = "starry-fast"  # real time at 720p: Stylizer(), live, video, web
+STILL_MODEL = "starry"  # photos (`stylize`, `batch`): the ladder student, ~2x the time, closer to its teacher
 KINDS = ("fixed", "multi", "arbitrary")
 
 
