@@ -7,8 +7,8 @@
 # Usage: scripts/train_builtin.sh [STEPS] [NAME...]   (default 3000 steps each, all models, one after another;
 # on this 2-core machine two chains ran side by side with 1 thread each). The -fast models are the `fast` net;
 # the plain-named ones (ember, pastel, starry, ...) are the `ladder` net, shipped with 2000 steps:
-#   scripts/train_builtin.sh 2000 starry ember sepia   and   scripts/train_builtin.sh 2000 pastel nightblue
-# (graffiti's ladder student is listed but not trained yet: its lane went to the cond-ladder experiment)
+#   scripts/train_builtin.sh 2000 starry ember sepia   and   scripts/train_builtin.sh 2000 pastel nightblue,
+# then scripts/train_builtin.sh 2000 graffiti
 set -euo pipefail
 STEPS=${1:-3000}; shift || true
 ONLY=" $* "
