@@ -269,7 +269,8 @@ def cmd_info(args) -> int:
     except ImportError:
         archs = "(install the train extra: pip install torch==2.13.0)"
     payload = {"version": __version__, "onnxruntime": ort.__version__, "threads": default_threads(),
-               "default_model": DEFAULT_MODEL, "default_photo_model": STILL_MODEL, "home": str(home()), "user_models": str(user_models_dir()),
+               "default_model": DEFAULT_MODEL, "default_photo_model": STILL_MODEL, "home": str(home()),
+               "user_models": str(user_models_dir()),
                "models": len(list_models()), "architectures": archs}
     print(json.dumps(payload, indent=2) if args.json else "\n".join(f"{k}: {v}" for k, v in payload.items()))
     return 0

@@ -5,6 +5,9 @@ import torch
 import torch.nn as nn
 
 
+DILATIONS = (1, 2, 4, 1, 2, 4, 1, 2)  # dilation of the i-th separable body block (cycled)
+
+
 class SepConv(nn.Module):
     """Depthwise 3x3 (optionally dilated) followed by a pointwise 1x1."""
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .blocks import width as _w
+from .blocks import DILATIONS as dil, width as _w
 from .registry import register
 
 
@@ -44,7 +44,6 @@ class ConditionalFast(nn.Module):
         ch = _w(64, alpha, 8)
         self.factor = self.multiple = factor  # H,W must be multiples of factor
         self.stem = nn.Conv2d(3, ch, factor, stride=factor)
-        dil = [1, 2, 4, 1, 2, 4, 1, 2]
         self.blocks = nn.ModuleList([_CondBlock(ch, dil[i % len(dil)], style_dim) for i in range(blocks)])
         self.head = nn.Conv2d(ch, 3 * factor * factor, 1)
         self.shuffle = nn.PixelShuffle(factor)
@@ -70,7 +69,6 @@ class ConditionalLadder(nn.Module):
         self.down1 = nn.Conv2d(3, half, 4, stride=2, padding=1)
         self.enc = _CondBlock(half, 1, style_dim)
         self.down2 = nn.Conv2d(half, ch, 2, stride=2)
-        dil = [1, 2, 4, 1, 2, 4, 1, 2]
         self.blocks = nn.ModuleList([_CondBlock(ch, dil[i % len(dil)], style_dim) for i in range(blocks)])
         self.up2 = nn.ConvTranspose2d(ch, half, 2, stride=2)
         self.dec = _CondBlock(half, 2, style_dim)

@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .blocks import width as _w
+from .blocks import DILATIONS as dil, width as _w
 from .registry import register
 
 
@@ -36,7 +36,6 @@ class FastStudent(nn.Module):
         self.factor = factor
         self.stem = nn.Conv2d(3, ch, factor, stride=factor)
         self.stem_act = nn.ReLU(inplace=True)
-        dil = [1, 2, 4, 1, 2, 4, 1, 2]
         self.body = nn.Sequential(*[_Block(ch, dil[i % len(dil)], norm=(i % norm_every == 0)) for i in range(blocks)])
         self.mid = blocks // 2
         self.ctx = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .blocks import width as _w
+from .blocks import DILATIONS as dil, width as _w
 from .fast import _Block
 from .registry import register
 
@@ -29,7 +29,6 @@ class Ladder(nn.Module):
         self.down1 = nn.Sequential(nn.Conv2d(cin, half, 4, stride=2, padding=1), nn.ReLU(inplace=True))
         self.enc = nn.Sequential(*[_Block(half, 1, norm=(i == 0)) for i in range(half_blocks)])
         self.down2 = nn.Sequential(nn.Conv2d(half, ch, 2, stride=2), nn.ReLU(inplace=True))
-        dil = [1, 2, 4, 1, 2, 4, 1, 2]
         self.body = nn.Sequential(*[_Block(ch, dil[i % len(dil)], norm=(i % norm_every == 0)) for i in range(blocks)])
         # a stride-2 transposed conv, not 1x1 conv + PixelShuffle: the same map (bar a per-phase bias), 3x faster in ORT
         self.up2 = nn.ConvTranspose2d(ch, half, 2, stride=2)

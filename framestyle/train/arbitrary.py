@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import UserError
 from ..imageio import atomic_write_bytes, atomic_write_json
 from .data import OPENCV_DATA, SHARED, default_sources, held_out_images, load_content, resize_long
-from .loop import (Budget, CsvLog, command_line, cosine_lr, load_checkpoint, optimise, prepare_workdir,
+from .loop import (Budget, CsvLog, command_line, cosine_lr, load_checkpoint, net_multiple, optimise, prepare_workdir,
                    running_average, save_checkpoint, seed_all, set_lr)
 
 HELD_MS26 = (5, 17)  # multistyle26 styles never used for training styles
@@ -409,6 +409,6 @@ def export_model(net, name: str, card: dict, out_dir: Optional[Path] = None) -> 
     card.update(name=name, export=stats, created=time.strftime("%Y-%m-%d %H:%M:%S"),
                 params=int(sum(p.numel() for p in net.parameters())))
     card["input"] = {"name": "input", "layout": "NCHW", "range": "0..1 RGB float32",
-                     "multiple": int(getattr(net, "multiple", 4)), "extra": "style[1,100] Magenta style vector"}
+                     "multiple": net_multiple(net), "extra": "style[1,100] Magenta style vector"}
     _write_json(path.with_suffix(".json"), card)
     return path
