@@ -33,9 +33,7 @@ def main() -> int:
         a.out.write_text(text + "\n" + summary(parse_table(text)))
         print(summary(parse_table(text)))
         return 0
-    from framestyle.metrics.temporal import (_read_frames, evaluate_temporal, input_flows, scene_cuts,
-                                             synthetic_pan, warping_error)
-    from framestyle.imageio import load_image
+    from framestyle.metrics.temporal import evaluate_temporal, load_clip, scene_cuts, warping_error
     from framestyle.train.data import SHARED
     from framestyle.zoo import get_model
     from framestyle.zoo.teachers import Teacher
@@ -45,12 +43,7 @@ def main() -> int:
     teacher_spec = get_model(models[0]).teacher
     rows = []
     for v in videos:
-        if v == "synthetic":
-            inputs, flows = synthetic_pan(load_image(SHARED / "images" / "building.jpg"), a.frames,
-                                          size=(640, 480) if a.max_size >= 640 else (320, 240))
-        else:
-            inputs = _read_frames(v, a.frames, a.max_size)
-            flows = input_flows(inputs)
+        inputs, flows = load_clip(v, a.frames, a.max_size)  # once per clip, shared by every model
         t = Teacher(teacher_spec)
         t_out = [np.clip(t(f) * 255 + 0.5, 0, 255).astype(np.uint8) for f in inputs]
         cuts = scene_cuts(inputs, flows)
@@ -58,7 +51,8 @@ def main() -> int:
         name = "synthetic pan" if v == "synthetic" else Path(v).name
         base = None
         for m in models:
-            r = evaluate_temporal(v, m, frames=a.frames, max_size=a.max_size)["results"]
+            r = evaluate_temporal(v, m, frames=a.frames, max_size=a.max_size, clip=(inputs, flows),
+                                  teacher_out=t_out)["results"]
             base = base or r["frame_by_frame"]["warping_error_within_shots"]
             for kind in ("frame_by_frame", "stabilised"):
                 row = r[kind]

@@ -1,6 +1,8 @@
 """How shift-equivariant is each teacher style? An upper bound on what any differently-built student can reach.
 
-    python bench/teacher_ceiling.py [--size 512]
+    python bench/teacher_ceiling.py [--size 512] [--styles 0,5,magenta:starry_night.jpg]
+
+--styles takes multistyle26 style numbers or any teacher spec (e.g. magenta:starry_night.jpg).
 
 multistyle26 downsamples with two stride-2 convolutions, so its brush texture is tied to a 4-pixel grid:
 shifting the input by 1 or 2 pixels (and shifting the output back) changes the texture. A student whose
@@ -41,7 +43,7 @@ def main() -> int:
     imgs = [resize_long(load_image(p), a.size) for p in held_out_images()]
     rows = []
     for s in a.styles.split(","):
-        t = Teacher(f"multistyle26:{s}")
+        t = Teacher(f"multistyle26:{s}" if s.isdigit() else s)
         vals = []
         for x in imgs:
             ref = t(x)
@@ -52,14 +54,15 @@ def main() -> int:
                          psnr(ref[:-4, :-4], shifted(t, x, 4)),
                          psnr(ref[top:top + h // 2, left:left + w // 2], t(crop))])
         v = np.mean(vals, 0)
+        s = s if s.isdigit() else t.label
         rows.append((s, *v))
         print(f"style {s:>2}: shift 1 px {v[0]:.2f} dB, 2 px {v[1]:.2f}, 4 px {v[2]:.2f}; "
               f"half-size crop vs full-frame {v[3]:.2f} dB", flush=True)
     cmd = "python bench/teacher_ceiling.py " + " ".join(sys.argv[1:])
     lines = ["# Teacher shift-equivariance: a fidelity ceiling", "",
              f"Produced by `{cmd.strip()}` on {time.strftime('%Y-%m-%d %H:%M')} UTC on the 4 held-out photos "
-             f"at {a.size} px. PSNR between multistyle26's output and its output on the input shifted by 1 or 2 "
-             "pixels (shifted back). Bold, textured styles are far from shift-equivariant, so no student "
+             f"at {a.size} px. PSNR between a teacher's output and its output on the input shifted by 1 or 2 "
+             "pixels (shifted back); numbers are multistyle26 styles, other rows name their teacher. Bold, textured styles are far from shift-equivariant, so no student "
              "with a different sampling grid can match them pixel for pixel; soft styles can be matched. A 4-px "
              "shift keeps the teacher's grid. The last column compares the teacher's output on a centred "
              "half-size crop with the same region of its full-frame output: its instance norms see the whole "

@@ -93,6 +93,21 @@ def test_stabiliser_on_pan_steadier_and_close_to_teacher():
     assert eq is None or eq["psnr_vs_teacher"] < r["stabilised"]["psnr_vs_teacher"]
 
 
+def test_prepared_clip_and_teacher_frames_give_the_same_result():
+    """bench/stability_compare.py loads a clip and runs the teacher once, then passes them for every model."""
+    from framestyle.metrics.temporal import evaluate_temporal, load_clip
+    from framestyle.zoo.teachers import Teacher
+    from framestyle.zoo import get_model
+    clip = load_clip(str(CLIPS / "Megamind.avi"), 4, 160)
+    t = Teacher(get_model("ember-fast").teacher)
+    t_out = [np.clip(t(f) * 255 + 0.5, 0, 255).astype(np.uint8) for f in clip[0]]
+    fresh = evaluate_temporal(str(CLIPS / "Megamind.avi"), "ember-fast", frames=4, max_size=160)
+    given = evaluate_temporal(str(CLIPS / "Megamind.avi"), "ember-fast", frames=4, max_size=160, clip=clip,
+                              teacher_out=t_out)
+    assert given["results"] == fresh["results"] and given["teacher"] == fresh["teacher"]
+    assert fresh["results"]["frame_by_frame"]["psnr_vs_teacher"] > 10
+
+
 def test_scene_cut_resets_and_is_left_out_within_shots():
     """Megamind.avi opens with a black frame: the stabiliser restarts instead of ghosting it into the shot
     (too little of the frame is tracked, though the mean change is below cut_threshold), and the metric

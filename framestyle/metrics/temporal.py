@@ -193,33 +193,41 @@ def _matched_average(fbf, target: float, flows, masks, cuts, steps: int = 6):
     return hi
 
 
-def evaluate_temporal(video="synthetic", model=None, frames: int = 30, style=None, max_size: Optional[int] = 640,
-                      strength: float = 0.6, smooth: float = 0.5, photo=None, stylizer=None, teacher=None) -> dict:
-    """Warping error (lower = steadier) and fidelity of: the input, frame-by-frame stylisation, our
-    stabiliser, and exponential averaging (the peer's --smooth). PSNR is measured against the frame-by-frame
-    output and against the model's teacher run on the same frames (`teacher`: None = the card's, "none" = skip).
-    ghosting_db = PSNR(frame by frame vs teacher) - PSNR(stabilised vs teacher); averaged_at_equal_error is
-    the averaging weight that is as steady (within shots) as the stabiliser, and its PSNR."""
-    from ..metrics.fidelity import psnr
-    from ..runtime import Stylizer
-    from ..runtime.live.stabilizer import Stabilizer
+def load_clip(video="synthetic", frames: int = 30, max_size: Optional[int] = 640, photo=None):
+    """(frames, flows between consecutive input frames) of a clip, or of the synthetic pan (exact flow)."""
     if video == "synthetic":
         from ..imageio import load_image
         from ..train.data import SHARED
         src = photo if photo is not None else SHARED / "images" / "building.jpg"
-        inputs, flows = synthetic_pan(load_image(src), frames, size=(640, 480) if (max_size or 640) >= 640 else (320, 240))
-    else:
-        inputs = _read_frames(video, frames, max_size)
-        flows = input_flows(inputs)
+        return synthetic_pan(load_image(src), frames, size=(640, 480) if (max_size or 640) >= 640 else (320, 240))
+    inputs = _read_frames(video, frames, max_size)
+    return inputs, input_flows(inputs)
+
+
+def evaluate_temporal(video="synthetic", model=None, frames: int = 30, style=None, max_size: Optional[int] = 640,
+                      strength: float = 0.6, smooth: float = 0.5, photo=None, stylizer=None, teacher=None,
+                      clip=None, teacher_out=None) -> dict:
+    """Warping error (lower = steadier) and fidelity of: the input, frame-by-frame stylisation, our
+    stabiliser, and exponential averaging (the peer's --smooth). PSNR is measured against the frame-by-frame
+    output and against the model's teacher run on the same frames (`teacher`: None = the card's, "none" = skip).
+    ghosting_db = PSNR(frame by frame vs teacher) - PSNR(stabilised vs teacher); averaged_at_equal_error is
+    the averaging weight that is as steady (within shots) as the stabiliser, and its PSNR.
+    `clip` = load_clip(...) and `teacher_out` (uint8 teacher frames) skip recomputing them when comparing models."""
+    from ..metrics.fidelity import psnr
+    from ..runtime import Stylizer
+    from ..runtime.live.stabilizer import Stabilizer
+    inputs, flows = clip if clip is not None else load_clip(video, frames, max_size, photo)
     masks = pair_masks(flows)
     cuts = scene_cuts(inputs, flows, masks)
     st = stylizer or Stylizer(model, style=style)
-    spec, t = _teacher(st, teacher)
+    if teacher_out is None:
+        spec, t = _teacher(st, teacher)
+    else:  # given by the caller: no need to load the teacher
+        spec, t = teacher or getattr(getattr(st, "info", None), "teacher", None), None
     fbf = [st.process(f).copy() for f in inputs]
     stab = Stabilizer(strength)
     stabilised = [stab.step(f, s) for f, s in zip(inputs, fbf)]
-    teacher_out = None
-    if t is not None:
+    if teacher_out is None and t is not None:
         teacher_out = [np.clip(t(f) * 255 + 0.5, 0, 255).astype(np.uint8) for f in inputs]
 
     def fidelity(seq, row):
