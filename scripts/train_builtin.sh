@@ -6,22 +6,26 @@
 # were an inconsistent target (a teacher output on a 256 crop is only ~23 dB from the full-frame output cropped).
 # Usage: scripts/train_builtin.sh [STEPS] [NAME...]   (default 3000 steps each, all models, one after another;
 # on this 2-core machine two chains ran side by side with 1 thread each). The -fast models are the `fast` net;
-# the plain-named ones (ember, pastel, starry, ...) are the `ladder` net, shipped with 2000 steps:
-#   scripts/train_builtin.sh 2000 starry ember sepia   and   scripts/train_builtin.sh 2000 pastel nightblue,
-# then scripts/train_builtin.sh 2000 graffiti
+# the plain-named ones are teacher-shaped nets that start from the teacher's own weights (docs/students.md),
+# shipped with 1000 steps: `ms26` for the multistyle26 teachers (ember, pastel, sepia, nightblue) and `mg` for the
+# Magenta ones (starry, graffiti):
+#   scripts/train_builtin.sh 1000 sepia pastel   beside   scripts/train_builtin.sh 1000 ember nightblue,
+#   then scripts/train_builtin.sh 1000 starry   beside   scripts/train_builtin.sh 1000 graffiti
 set -euo pipefail
 STEPS=${1:-3000}; shift || true
 ONLY=" $* "
 OUT=framestyle/zoo/builtin
 FAST=(--arch fast --arch-arg alpha=1.34 --arch-arg blocks=8 --crop 0 --batch 4)
-LADDER=(--arch ladder --arch-arg alpha=1.34 --arch-arg blocks=8 --arch-arg norm_every=1 --crop 0 --batch 4)
+MS26=(--arch ms26 --arch-arg blocks=6 --crop 0 --batch 4 --lr 5e-4)  # fine-tunes the teacher: lower lr
+MG=(--arch mg --crop 0 --batch 4 --lr 5e-4)
 STYLES=../shared/data/images
 run() {
   local name=$1; shift
   if [[ "$ONLY" != "  " && "$ONLY" != *" $name "* ]]; then return; fi
   rm -rf "runs/$name"
   local arch=("${FAST[@]}")
-  if [[ "$name" != *-fast ]]; then arch=("${LADDER[@]}"); fi
+  if [[ "$name" != *-fast && "$*" == *multistyle26* ]]; then arch=("${MS26[@]}"); fi
+  if [[ "$name" != *-fast && "$*" == *magenta* ]]; then arch=("${MG[@]}"); fi
   framestyle distill "$@" "${arch[@]}" --steps "$STEPS" --out-dir "$OUT" -o "$name" --threads 1
 }
 run ember-fast     --teacher multistyle26:5
@@ -32,7 +36,7 @@ run sepia-fast     --teacher multistyle26:0
 run graffiti-fast  --teacher magenta --style-image /usr/share/doc/opencv-doc/examples/data/graf1.png
 # the same teacher as ember-fast with the temporal-stability term (docs/live.md compares it with the stabiliser)
 run ember-steady-fast --teacher multistyle26:5 --stability 2
-# the ladder students: the same teachers, about 2x the cost of the fast ones for ~+1 dB (docs/students.md)
+# the quality line (docs/students.md): teacher-shaped students (mg for Magenta, ms26 for multistyle26)
 run starry    --teacher magenta --style-image "$STYLES/starry_night.jpg"
 run ember     --teacher multistyle26:5
 run sepia     --teacher multistyle26:0

@@ -225,14 +225,15 @@ def test_shipped_student_fidelity_on_held_out_style():
     from framestyle.imageio import load_image
     from framestyle.metrics.fidelity import psnr
     from framestyle.train.data import resize_long
-    m = models[0]
-    row = next(r for r in m.card["fidelity"]["per_image"] if r["image"] == "home.jpg" and r["style"] == "starry_night")
-    be = A.make_backend("student", m.name, threads=2)
-    x = resize_long(load_image(IMAGES / "home.jpg"), m.card["fidelity"]["size"])
-    v = be.prepare(STARRY)
-    out = be.transform(x, v)
-    ref = (np.clip(be.teacher.transform(x, v), 0, 1) * 255 + 0.5).astype(np.uint8)
-    assert psnr(out, ref) >= row["psnr"] - 0.5
+    for m in models:  # every shipped student (arbitrary-fast, arbitrary-mg) still scores what its card says
+        row = next(r for r in m.card["fidelity"]["per_image"]
+                   if r["image"] == "home.jpg" and r["style"] == "starry_night")
+        be = A.make_backend("student", m.name, threads=2)
+        x = resize_long(load_image(IMAGES / "home.jpg"), m.card["fidelity"]["size"])
+        v = be.prepare(STARRY)
+        out = be.transform(x, v)
+        ref = (np.clip(be.teacher.transform(x, v), 0, 1) * 255 + 0.5).astype(np.uint8)
+        assert psnr(out, ref) >= row["psnr"] - 0.5, m.name
 
 
 @needs_images

@@ -339,6 +339,10 @@ def train_arbitrary(name: str = "arbitrary-fast", arch: str = "cond-fast", arch_
     pool.thread.start()
 
     net = build(arch, **(arch_kwargs or {}))
+    start = {}
+    if hasattr(net, "start_from") and not resume:  # cond-mg starts from the Magenta transform's own weights
+        start = net.start_from(teacher, contents[::2], progress=progress)
+        start["heldout_psnr"] = round(torch_psnr(net, evalset), 3)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     step, elapsed, history = 0, 0.0, []
     rng = np.random.default_rng(seed)
@@ -386,7 +390,7 @@ def train_arbitrary(name: str = "arbitrary-fast", arch: str = "cond-fast", arch_
                          "seed": seed, "train_crop": train_crop, "teacher_triples_made": pool.made * pool.shard,
                          "styles": {"train": len(names), "held_out": [n for n, _ in held]},
                          "content": {"images": len(content_names), "held_out": [p.name for p in held_out_images()]},
-                         "eval_history": history}}
+                         "eval_history": history, **({"start": start} if start else {})}}
     path = export_model(net, name, card, out_dir)
     fid = student_fidelity(path, teacher, held)
     card = json.loads(path.with_suffix(".json").read_text())

@@ -153,6 +153,10 @@ def distill(teacher: str, name: str, arch: str = "fast", arch_kwargs: Optional[d
         evalset = pairs[:4]
 
     net = build(arch, **(arch_kwargs or {}))
+    start = {}
+    if hasattr(net, "start_from") and not resume:  # teacher-shaped students start from the teacher's weights
+        start = net.start_from(t_spec, [x for x, _ in pairs[::2]], progress=progress)
+        start["heldout_psnr"] = round(evaluate(net, evalset), 3)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     step, elapsed, best, history = 0, 0.0, -1.0, []
     if resume:
@@ -215,7 +219,8 @@ def distill(teacher: str, name: str, arch: str = "fast", arch_kwargs: Optional[d
                      + (f" + {stability} x stability: noise/shift invariance)" if stability else ")"),
                      "stability": stability,
                      "steps": step, "minutes": round(elapsed / 60, 1), "batch": batch, "crop": crop, "lr": lr,
-                     "seed": seed, "data": _describe(sources, names), "eval_history": history},
+                     "seed": seed, "data": _describe(sources, names), "eval_history": history,
+                     **({"start": start} if start else {})},
     }
     path = finish_model(net, name, card, out_dir, multiple=net_multiple(net))
     fid = measure_fidelity(path, t_spec)

