@@ -121,3 +121,18 @@ def test_cond_mg_runs_as_an_arbitrary_student(tmp_path):
     out = be.transform(x, v)
     ref = (np.clip(teacher.transform(x, v), 0, 1) * 255 + 0.5).astype(np.uint8)
     assert out.shape == ref.shape and psnr(out[24:-24, 24:-24], ref[24:-24, 24:-24]) > 26
+
+
+def test_mg_export_folds_the_fixed_style():
+    """The exported mg carries its style as constants: same output, none of the 100->C style maps."""
+    from framestyle.nets import build
+    from framestyle.zoo.teachers import Teacher
+    t = Teacher("magenta:" + str(IMAGES / "starry_night.jpg"))
+    net = build("mg", blocks=2).load_teacher(t.vec).eval()
+    folded = net.for_export()
+    x = torch.rand(2, 3, 48, 64)
+    with torch.no_grad():
+        assert float((net(x) - folded(x)).abs().max()) < 1e-6
+    n_params = sum(p.numel() for p in folded.parameters())
+    assert n_params < sum(p.numel() for p in net.parameters()) - 100 * 8 * 2
+    assert build("cond-mg").for_export().cond  # the any-style net keeps its style input

@@ -34,10 +34,13 @@ class StyleNorm(nn.Module):
         self.scale, self.shift = nn.Linear(100, ch), nn.Linear(100, ch)
 
     def forward(self, x, v):
-        n = x.shape[0]
-        g = self.scale(v).repeat_interleave(self.phases, dim=1).reshape(n, -1, 1, 1)
-        b = self.shift(v).repeat_interleave(self.phases, dim=1).reshape(n, -1, 1, 1)
+        if self.frozen is not None:  # a fixed style, folded for export
+            return self.norm(x) * self.frozen[0] + self.frozen[1]
+        g = self.scale(v).repeat_interleave(self.phases, dim=1).reshape(v.shape[0], -1, 1, 1)
+        b = self.shift(v).repeat_interleave(self.phases, dim=1).reshape(v.shape[0], -1, 1, 1)
         return self.norm(x) * g + b
+
+    frozen = None
 
 
 class MG(nn.Module):
@@ -66,7 +69,7 @@ class MG(nn.Module):
             self.register_buffer("vec", torch.zeros(1, 100))
 
     def forward(self, x, style=None):
-        v = style if self.cond else self.vec.expand(x.shape[0], -1)
+        v = style if self.cond else self.vec
         y = self.stem(x)
         for c1, n1, c2, n2 in self.res:
             y = y + n2(c2(torch.relu(n1(c1(y), v))), v)
@@ -75,6 +78,20 @@ class MG(nn.Module):
             y = torch.relu(y) if i < 2 else y
             y = F.pixel_shuffle(y, shuffle) if shuffle > 1 else y
         return torch.sigmoid(y)
+
+    @torch.no_grad()
+    def for_export(self) -> "MG":
+        """A copy whose norms hold the fixed style's scale/shift as constants (the 100->C maps dropped)."""
+        import copy
+        if self.cond:
+            return self
+        net = copy.deepcopy(self).eval()
+        for m in net.modules():
+            if isinstance(m, StyleNorm):
+                m.frozen = (m.scale(net.vec).repeat_interleave(m.phases, 1).reshape(1, -1, 1, 1),
+                            m.shift(net.vec).repeat_interleave(m.phases, 1).reshape(1, -1, 1, 1))
+                m.scale = m.shift = None
+        return net
 
     @torch.no_grad()
     def load_teacher(self, vec=None) -> "MG":

@@ -142,7 +142,9 @@ def finish_model(net, name: str, card: dict, out_dir: Optional[Path] = None, mul
     from ..paths import user_models_dir
     out_dir = Path(out_dir) if out_dir else user_models_dir()
     path = out_dir / f"{name}.onnx"
-    stats = export_onnx(net.cpu().eval(), path, multiple=multiple)
+    net = net.cpu().eval()
+    net = net.for_export() if hasattr(net, "for_export") else net  # e.g. mg folds its fixed style into constants
+    stats = export_onnx(net, path, multiple=multiple)
     card = dict(card)
     card.update(name=name, export=stats, created=time.strftime("%Y-%m-%d %H:%M:%S"))
     card.setdefault("input", {"name": "input", "layout": "NCHW", "range": "0..1 RGB float32", "multiple": multiple})
