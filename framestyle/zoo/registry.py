@@ -13,7 +13,7 @@ from .teachers import peer_model_path
 
 BUILTIN_DIR = Path(__file__).parent / "builtin"
 DEFAULT_MODEL = "starry-fast"  # real time at 720p: Stylizer(), live, video, web
-STILL_MODEL = "starry"  # photos (`stylize`, `batch`): the ladder student, ~2x the time, closer to its teacher
+STILL_MODEL = "starry"  # photos (`stylize`, `batch`): the teacher-shaped student, slower, much closer to Magenta
 KINDS = ("fixed", "multi", "arbitrary")
 
 
