@@ -136,3 +136,16 @@ def test_mg_export_folds_the_fixed_style():
     n_params = sum(p.numel() for p in folded.parameters())
     assert n_params < sum(p.numel() for p in net.parameters()) - 100 * 8 * 2
     assert build("cond-mg").for_export().cond  # the any-style net keeps its style input
+
+
+def test_cli_refuses_bad_options_and_wrong_teacher_before_labelling(tmp_path):
+    from conftest import run_cli
+    res = run_cli("distill", "--teacher", "multistyle26:5", "--arch", "ms26", "--arch-arg", "blocks=9", "--steps", "2",
+                  "-o", "b", "--workdir", tmp_path / "b", "--out-dir", tmp_path / "o")
+    err = res.stderr.decode().strip().splitlines()
+    assert res.returncode == 2 and err[-1].startswith("error:") and "blocks 1..6" in err[-1]
+    assert "Traceback" not in res.stderr.decode()
+    res = run_cli("distill", "--teacher", "magenta", "--style-image", IMAGES / "starry_night.jpg", "--arch", "ms26",
+                  "--steps", "2", "-o", "m", "--workdir", tmp_path / "m", "--out-dir", tmp_path / "o")
+    assert res.returncode == 2 and "multistyle26" in res.stderr.decode().splitlines()[-1]
+    assert "teacher:" not in res.stderr.decode()  # refused before labelling any frame

@@ -115,13 +115,16 @@ class MG(nn.Module):
             self.vec.copy_(torch.as_tensor(np.asarray(vec, np.float32)).reshape(1, 100))
         return self
 
+    def check_teacher(self, teacher) -> None:
+        from ..errors import UserError
+        if not self.cond and (getattr(teacher, "kind", None) != "magenta" or getattr(teacher, "vec", None) is None):
+            raise UserError("the mg student starts from Magenta's weights: use --teacher magenta --style-image IMG "
+                            "(for any style: train-arbitrary --arch cond-mg)")
+
     def start_from(self, teacher, inputs, progress: bool = True) -> dict:
         """Before distillation from a Magenta teacher: its weights, and a patch stem fitted to its features."""
-        from ..errors import UserError
-        vec = getattr(teacher, "vec", None) if not self.cond else None
-        if not self.cond and (getattr(teacher, "kind", None) != "magenta" or vec is None):
-            raise UserError("the mg student starts from Magenta's weights: use --teacher magenta --style-image IMG")
-        self.load_teacher(vec)
+        self.check_teacher(teacher)
+        self.load_teacher(None if self.cond else teacher.vec)
         if self.stem_kind == "teacher":
             return {"stem_fit_steps": 0}
         ref = MG(stem="teacher", blocks=1).load_teacher().stem.eval()

@@ -121,12 +121,16 @@ class MS26(nn.Module):
         return self
 
 
-    def start_from(self, teacher, inputs, progress: bool = True) -> dict:
-        """Before distillation: copy the teacher's weights; fit a patch stem to the teacher's 1/4-res features
-        on `inputs` (uint8 HxWx3 frames). `teacher` is a zoo.teachers.Teacher (multistyle26 only)."""
+    @staticmethod
+    def check_teacher(teacher) -> None:
         from ..errors import UserError
         if getattr(teacher, "kind", None) != "multistyle26":
             raise UserError("the ms26 student starts from multistyle26's weights: use --teacher multistyle26:N")
+
+    def start_from(self, teacher, inputs, progress: bool = True) -> dict:
+        """Before distillation: copy the teacher's weights; fit a patch stem to the teacher's 1/4-res features
+        on `inputs` (uint8 HxWx3 frames). `teacher` is a zoo.teachers.Teacher (multistyle26 only)."""
+        self.check_teacher(teacher)
         self.load_teacher(teacher.weights)
         if self.stem_kind == "teacher":
             return {"stem_fit_steps": 0}

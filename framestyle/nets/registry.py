@@ -23,7 +23,10 @@ def build(name: str, **kwargs) -> nn.Module:
     from ..errors import UserError
     if name not in ARCHS:
         raise UserError(f"unknown architecture {name!r}; choose one of: {', '.join(arch_names())}")
-    net = ARCHS[name](**kwargs)
+    try:
+        net = ARCHS[name](**kwargs)
+    except (TypeError, ValueError) as exc:  # a bad --arch-arg: say so instead of a traceback
+        raise UserError(f"architecture {name}: {exc}") from None
     net.arch_name = name
     net.arch_kwargs = dict(kwargs)
     return net

@@ -330,6 +330,9 @@ def train_arbitrary(name: str = "arbitrary-fast", arch: str = "cond-fast", arch_
     seed_all(seed)
     workdir, ckpt = prepare_workdir(workdir, name, resume)
     teacher = MagentaTeacher(threads=threads)
+    net = build(arch, **(arch_kwargs or {}))
+    if hasattr(net, "check_teacher"):
+        net.check_teacher(teacher)  # e.g. the fixed-style mg: refused before the style bank and the pool
     names, images, vectors = style_bank(workdir.parent / "style_cache", teacher, seed, progress)
     contents, content_names = load_content(default_sources())
     held = held_out_styles()
@@ -338,7 +341,6 @@ def train_arbitrary(name: str = "arbitrary-fast", arch: str = "cond-fast", arch_
     pool = TeacherPool(MagentaTeacher(threads=threads), contents, vectors, pool_size, crop, workdir / "pool", seed)
     pool.thread.start()
 
-    net = build(arch, **(arch_kwargs or {}))
     start = {}
     if hasattr(net, "start_from") and not resume:  # cond-mg starts from the Magenta transform's own weights
         start = net.start_from(teacher, contents[::2], progress=progress)

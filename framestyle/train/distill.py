@@ -144,6 +144,9 @@ def distill(teacher: str, name: str, arch: str = "fast", arch_kwargs: Optional[d
     workdir, ckpt = prepare_workdir(workdir, name, resume)
 
     t_spec = Teacher(teacher, threads=threads)
+    net = build(arch, **(arch_kwargs or {}))
+    if hasattr(net, "check_teacher"):  # before the (slow) labelling: a teacher-shaped net needs its own teacher
+        net.check_teacher(t_spec)
     sources = content or default_sources()
     imgs, names = load_content(sources)
     pairs = cached_pairs(t_spec, imgs, names, progress)
@@ -152,7 +155,6 @@ def distill(teacher: str, name: str, arch: str = "fast", arch_kwargs: Optional[d
     if not evalset:
         evalset = pairs[:4]
 
-    net = build(arch, **(arch_kwargs or {}))
     start = {}
     if hasattr(net, "start_from") and not resume:  # teacher-shaped students start from the teacher's weights
         t_start = time.perf_counter()
