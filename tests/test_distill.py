@@ -78,7 +78,7 @@ def test_export_matches_torch_at_odd_sizes(tmp_path):
     from framestyle.nets import arch_names, build
     for arch, kw in (("fast", {}), ("fast", {"ctx": 2}), ("fast8", {}), ("arm", {}), ("johnson-quarter", {}),
                      ("unet-small", {}), ("ladder", {"norm_every": 1}), ("ladder", {"full": 8, "half_blocks": 2}),
-                     ("ms26", {"blocks": 2})):
+                     ("ms26", {"blocks": 2}), ("ms26", {"blocks": 1, "stem": "half"})):
         net = build(arch, **kw)
         path = tmp_path / f"{arch}{len(kw)}.onnx"
         export_onnx(net, path)

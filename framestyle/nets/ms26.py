@@ -54,16 +54,20 @@ class MS26(nn.Module):
                  stem_fit: int = 300, phase_norm: str = "group", head_res: str = "quarter"):
         super().__init__()
         self.stem_fit = stem_fit
-        if (stem not in ("teacher", "patch") or head not in ("teacher", "phase") or not 1 <= blocks <= 6
+        if (stem not in ("teacher", "patch", "wide", "half") or head not in ("teacher", "phase") or not 1 <= blocks <= 6
                 or head_res not in PLANS):
-            raise ValueError("ms26: stem teacher|patch, head teacher|phase, blocks 1..6, head_res quarter|half")
+            raise ValueError("stem teacher|patch|wide|half, head teacher|phase, blocks 1..6, head_res quarter|half")
         self.stem_kind, self.head_kind, self.multiple = stem, head, 4
         r = reflect
         if stem == "teacher":
             self.stem = nn.Sequential(CNA(3, CH, 9, reflect=r), CNA(CH, CH, 3, 2, reflect=r),
                                       CNA(CH, CH, 3, 2, reflect=r))
-        else:
+        elif stem == "patch":
             self.stem = nn.Sequential(CNA(3, CH, 8, 4, pad=2), CNA(CH, CH, 3))
+        elif stem == "wide":  # twice the patch features
+            self.stem = nn.Sequential(CNA(3, 2 * CH, 8, 4, pad=2), CNA(2 * CH, CH, 3))
+        else:  # "half": a 1/2-resolution stage first, like the teacher's stride-2 pair
+            self.stem = nn.Sequential(CNA(3, CH // 2, 4, 2, pad=1), CNA(CH // 2, CH, 4, 2, pad=1), CNA(CH, CH, 3))
         self.res = nn.ModuleList([nn.Sequential(CNA(CH, CH, 3, reflect=r), CNA(CH, CH, 3, act=False, reflect=r))
                                   for _ in range(blocks)])
         if head == "teacher":
