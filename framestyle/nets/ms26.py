@@ -165,7 +165,7 @@ def fit_stem(stem: nn.Module, ref: nn.Module, inputs, steps: int, progress: bool
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-    return {"stem_fit_steps": steps, "stem_fit_mse": round(float(loss), 5) if loss is not None else None}
+    return {"stem_fit_steps": steps, "stem_fit_mse": round(float(loss.detach()), 5) if loss is not None else None}
 
 
 def _taps(k: int, f_in: int, up: int):
