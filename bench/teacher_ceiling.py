@@ -62,7 +62,8 @@ def main() -> int:
     lines = ["# Teacher shift-equivariance: a fidelity ceiling", "",
              f"Produced by `{cmd.strip()}` on {time.strftime('%Y-%m-%d %H:%M')} UTC on the 4 held-out photos "
              f"at {a.size} px. PSNR between a teacher's output and its output on the input shifted by 1 or 2 "
-             "pixels (shifted back); numbers are multistyle26 styles, other rows name their teacher. Bold, textured styles are far from shift-equivariant, so no student "
+             "pixels (shifted back); numbers are multistyle26 styles, other rows name their teacher. Bold, "
+             "textured styles are far from shift-equivariant, so no student "
              "with a different sampling grid can match them pixel for pixel; soft styles can be matched. A 4-px "
              "shift keeps the teacher's grid. The last column compares the teacher's output on a centred "
              "half-size crop with the same region of its full-frame output: its instance norms see the whole "

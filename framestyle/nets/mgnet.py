@@ -33,14 +33,23 @@ class StyleNorm(nn.Module):
         self.norm = nn.GroupNorm(ch, ch * phases, affine=False) if phases > 1 else nn.InstanceNorm2d(ch)
         self.scale, self.shift = nn.Linear(100, ch), nn.Linear(100, ch)
 
-    def forward(self, x, v):
-        if self.frozen is not None:  # a fixed style, folded for export
-            return self.norm(x) * self.frozen[0] + self.frozen[1]
-        g = self.scale(v).repeat_interleave(self.phases, dim=1).reshape(v.shape[0], -1, 1, 1)
-        b = self.shift(v).repeat_interleave(self.phases, dim=1).reshape(v.shape[0], -1, 1, 1)
-        return self.norm(x) * g + b
+    frozen = None  # (scale, shift) of a fixed style, folded for export by `freeze`
 
-    frozen = None
+    def affine(self, v):
+        """Per-channel scale and shift [N, ch*phases, 1, 1] for style vectors v [N, 100]."""
+        if self.frozen is not None:
+            return self.frozen
+        return tuple(f(v).repeat_interleave(self.phases, dim=1).reshape(v.shape[0], -1, 1, 1)
+                     for f in (self.scale, self.shift))
+
+    def freeze(self, v) -> None:
+        """Keep the affine of one style vector [1, 100] as constants and drop the 100->C maps."""
+        self.frozen = self.affine(v)
+        self.scale = self.shift = None
+
+    def forward(self, x, v):
+        g, b = self.affine(v)
+        return self.norm(x) * g + b
 
 
 class MG(nn.Module):
@@ -88,9 +97,7 @@ class MG(nn.Module):
         net = copy.deepcopy(self).eval()
         for m in net.modules():
             if isinstance(m, StyleNorm):
-                m.frozen = (m.scale(net.vec).repeat_interleave(m.phases, 1).reshape(1, -1, 1, 1),
-                            m.shift(net.vec).repeat_interleave(m.phases, 1).reshape(1, -1, 1, 1))
-                m.scale = m.shift = None
+                m.freeze(net.vec)
         return net
 
     @torch.no_grad()

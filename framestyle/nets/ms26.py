@@ -51,7 +51,7 @@ class CNA(nn.Module):
 
 class MS26(nn.Module):
     def __init__(self, stem: str = "patch", head: str = "phase", blocks: int = 6, reflect: bool = False,
-                 stem_fit: int = 300, phase_norm: str = "group", head_res: str = "quarter"):
+                 stem_fit: int = 300, head_res: str = "quarter"):
         super().__init__()
         self.stem_fit = stem_fit
         if (stem not in ("teacher", "patch", "wide", "half") or head not in ("teacher", "phase") or not 1 <= blocks <= 6
@@ -74,9 +74,9 @@ class MS26(nn.Module):
             self.head = nn.ModuleList([CNA(ci, co, k, act=i < 2, reflect=r) for i, (ci, co, k, _) in enumerate(HEAD)])
         else:
             self.plan = PLANS[head_res]
-            # phase_norm "group": a channel's phases share statistics (exact); "instance": each phase its own
+            # GroupNorm with one group per original channel: its phases share statistics, as in the teacher
             self.head = nn.ModuleList([CNA(ci * fi * fi, co * (fi * up) ** 2, phase_kernel(k, fi, up), act=i < 2,
-                                           groups_norm=co if phase_norm == "group" else None)
+                                           groups_norm=co)
                                        for i, ((ci, co, k, _), (fi, up, _)) in enumerate(zip(HEAD, self.plan))])
 
     def forward(self, x):
@@ -123,7 +123,6 @@ class MS26(nn.Module):
                 w = phase_conv(tw[f"expand.{i}.w"], fi, up)
                 put(m, f"expand.{i}", w, phases=(fi * up) ** 2)
         return self
-
 
     @staticmethod
     def check_teacher(teacher) -> None:
@@ -215,6 +214,6 @@ def teacher_weights() -> dict:
 
 @register("ms26")
 def ms26(stem: str = "patch", head: str = "phase", blocks: int = 6, reflect: bool = False, stem_fit: int = 300,
-         phase_norm: str = "group", head_res: str = "quarter"):
+         head_res: str = "quarter"):
     return MS26(stem=str(stem), head=str(head), blocks=int(blocks), reflect=str(reflect).lower() in ("1", "true"),
-                stem_fit=int(stem_fit), phase_norm=str(phase_norm), head_res=str(head_res))
+                stem_fit=int(stem_fit), head_res=str(head_res))

@@ -19,8 +19,8 @@ import numpy as np
 from ..errors import UserError
 from ..imageio import atomic_write_bytes, atomic_write_json
 from .data import OPENCV_DATA, SHARED, default_sources, held_out_images, load_content, resize_long
-from .loop import (Budget, CsvLog, command_line, cosine_lr, load_checkpoint, net_multiple, optimise, prepare_workdir,
-                   running_average, save_checkpoint, seed_all, set_lr)
+from .loop import (Budget, CsvLog, check_teacher, command_line, cosine_lr, load_checkpoint, net_multiple, optimise,
+                   prepare_workdir, running_average, save_checkpoint, seed_all, set_lr, start_from_teacher)
 
 HELD_MS26 = (5, 17)  # multistyle26 styles never used for training styles
 HELD_FILES = {"starry_night.jpg", "graf1.png", "graf3.png"}
@@ -331,8 +331,7 @@ def train_arbitrary(name: str = "arbitrary-fast", arch: str = "cond-fast", arch_
     workdir, ckpt = prepare_workdir(workdir, name, resume)
     teacher = MagentaTeacher(threads=threads)
     net = build(arch, **(arch_kwargs or {}))
-    if hasattr(net, "check_teacher"):
-        net.check_teacher(teacher)  # e.g. the fixed-style mg: refused before the style bank and the pool
+    check_teacher(net, teacher)  # e.g. the fixed-style mg: refused before the style bank and the pool
     names, images, vectors = style_bank(workdir.parent / "style_cache", teacher, seed, progress)
     contents, content_names = load_content(default_sources())
     held = held_out_styles()
@@ -341,10 +340,8 @@ def train_arbitrary(name: str = "arbitrary-fast", arch: str = "cond-fast", arch_
     pool = TeacherPool(MagentaTeacher(threads=threads), contents, vectors, pool_size, crop, workdir / "pool", seed)
     pool.thread.start()
 
-    start = {}
-    if hasattr(net, "start_from") and not resume:  # cond-mg starts from the Magenta transform's own weights
-        start = net.start_from(teacher, contents[::2], progress=progress)
-        start["heldout_psnr"] = round(torch_psnr(net, evalset), 3)
+    start = {} if resume else start_from_teacher(net, teacher, contents[::2], lambda n: torch_psnr(n, evalset),
+                                                  progress)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     step, elapsed, history = 0, 0.0, []
     rng = np.random.default_rng(seed)

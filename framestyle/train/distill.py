@@ -19,8 +19,9 @@ from ..errors import UserError
 from ..imageio import atomic_write_json
 from .data import default_sources, held_out_images, load_content, resize_long
 from .losses import distill_loss, stability_loss
-from .loop import (Budget, CsvLog, command_line, cosine_lr, finish_model, load_checkpoint, net_multiple, optimise,
-                   prepare_workdir, running_average, save_checkpoint, seed_all, set_lr)
+from .loop import (Budget, CsvLog, check_teacher, command_line, cosine_lr, finish_model, load_checkpoint,
+                   net_multiple, optimise, prepare_workdir, running_average, save_checkpoint, seed_all, set_lr,
+                   start_from_teacher)
 
 
 SCALES = (1.0, 0.7)  # content scales labelled by the teacher (scaling happens before the teacher, never after)
@@ -145,8 +146,7 @@ def distill(teacher: str, name: str, arch: str = "fast", arch_kwargs: Optional[d
 
     t_spec = Teacher(teacher, threads=threads)
     net = build(arch, **(arch_kwargs or {}))
-    if hasattr(net, "check_teacher"):  # before the (slow) labelling: a teacher-shaped net needs its own teacher
-        net.check_teacher(t_spec)
+    check_teacher(net, t_spec)  # before the (slow) labelling
     sources = content or default_sources()
     imgs, names = load_content(sources)
     pairs = cached_pairs(t_spec, imgs, names, progress)
@@ -155,12 +155,8 @@ def distill(teacher: str, name: str, arch: str = "fast", arch_kwargs: Optional[d
     if not evalset:
         evalset = pairs[:4]
 
-    start = {}
-    if hasattr(net, "start_from") and not resume:  # teacher-shaped students start from the teacher's weights
-        t_start = time.perf_counter()
-        start = net.start_from(t_spec, [x for x, _ in pairs[::2]], progress=progress)
-        start["seconds"] = round(time.perf_counter() - t_start, 1)  # not counted in `minutes` (the training loop)
-        start["heldout_psnr"] = round(evaluate(net, evalset), 3)
+    start = {} if resume else start_from_teacher(net, t_spec, [x for x, _ in pairs[::2]],
+                                                  lambda n: evaluate(n, evalset), progress)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     step, elapsed, best, history = 0, 0.0, -1.0, []
     if resume:

@@ -153,5 +153,23 @@ def finish_model(net, name: str, card: dict, out_dir: Optional[Path] = None, mul
     return path
 
 
+def check_teacher(net, teacher) -> None:
+    """Teacher-shaped nets (ms26, mg, cond-mg) refuse another teacher; call before any slow labelling."""
+    if hasattr(net, "check_teacher"):
+        net.check_teacher(teacher)
+
+
+def start_from_teacher(net, teacher, inputs, score, progress: bool = True) -> dict:
+    """Before the first step, a teacher-shaped net copies the teacher's weights (and fits its stem on `inputs`);
+    -> what it did, its seconds (not counted in the training minutes) and `score(net)`, for the card. {} if n/a."""
+    if not hasattr(net, "start_from"):
+        return {}
+    t0 = time.perf_counter()
+    start = net.start_from(teacher, inputs, progress=progress)
+    start["seconds"] = round(time.perf_counter() - t0, 1)
+    start["heldout_psnr"] = round(score(net), 3)
+    return start
+
+
 def net_multiple(net) -> int:
     return int(getattr(net, "multiple", 0) or getattr(net, "factor", 0) or 8)
