@@ -9,6 +9,7 @@ way to run it) and through its Python API `StyleTransfer.stylize` (PIL in, PIL o
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
@@ -61,7 +62,9 @@ def main() -> int:
             lines.append(f"| {m} | " + " | ".join(cells) + " |")
         lines.append("")
     Path(a.out).write_text("\n".join(lines) + "\n")
-    print(f"wrote {a.out}")
+    Path(a.out).with_suffix(".json").write_text(json.dumps({"command": cmd.strip(), "when": time.strftime(
+        "%Y-%m-%d %H:%M"), "load": [load0, load1], "runs": a.runs, "rows": rows}, indent=1) + "\n")
+    print(f"wrote {a.out} and its .json (rows for bench/shipped_curve.py)")
     return 0
 
 

@@ -149,3 +149,78 @@ def test_cli_refuses_bad_options_and_wrong_teacher_before_labelling(tmp_path):
                   "--steps", "2", "-o", "m", "--workdir", tmp_path / "m", "--out-dir", tmp_path / "o")
     assert res.returncode == 2 and "multistyle26" in res.stderr.decode().splitlines()[-1]
     assert "teacher:" not in res.stderr.decode()  # refused before labelling any frame
+
+
+def test_folded_head_norms_keep_the_function_and_leave_the_graph():
+    """fold=head turns the up-path's norms into conv biases at their average statistics: the output barely
+    moves (on a photo not used for the statistics), and the exported graph has no norm in the head."""
+    import onnx
+    from framestyle.export.onnx import export_onnx
+    from framestyle.metrics.fidelity import psnr
+    from framestyle.nets import build
+    from framestyle.nets.ms26 import fold_norms
+    from framestyle.zoo.teachers import parse_style
+    stats_on = [np.asarray(Image.open(IMAGES / n).convert("RGB").resize((192, 144)))
+                for n in ("aero1.jpg", "leuvenA.jpg")]
+    w = parse_style("12")
+    src = build("ms26", stem="teacher").load_teacher(w).eval()
+    x = _photo()
+    for fold, floor, norms_left in (("head", 38, 3 + 12), ("half", 27, 3 + 6)):
+        dst = build("ms26", stem="teacher", fold=fold).eval()
+        info = fold_norms(src, dst, stats_on)
+        assert info["norms_folded"] == 18 - norms_left
+        same = psnr(_run(dst, x), _run(src, x))
+        assert floor < same < 60, (fold, same)  # close, but not a copy
+        import pathlib
+        import tempfile
+        with tempfile.TemporaryDirectory() as td:
+            p = pathlib.Path(td) / "f.onnx"
+            export_onnx(dst, p, multiple=4)
+            ops = [n.op_type for n in onnx.load(str(p)).graph.node]
+        assert ops.count("InstanceNormalization") == norms_left, (fold, ops.count("InstanceNormalization"))
+
+
+def test_mg_fold_through_start_from_and_export(tmp_path):
+    """mg fold=head via start_from (Magenta's weights, norms folded at statistics of two photos): close to
+    the unfolded net on another photo; the export has no norm left in the head; cond-mg refuses to fold."""
+    import onnx
+    from framestyle.export.onnx import check_against_torch, export_onnx
+    from framestyle.metrics.fidelity import psnr
+    from framestyle.nets import build
+    from framestyle.zoo.teachers import Teacher
+    t = Teacher("magenta:" + str(IMAGES / "starry_night.jpg"))
+    stats_on = [np.asarray(Image.open(IMAGES / n).convert("RGB").resize((192, 144)))
+                for n in ("aero1.jpg", "leuvenA.jpg")]
+    ref = build("mg", blocks=2).load_teacher(t.vec).eval()
+    net = build("mg", blocks=2, fold="head")
+    assert net.start_from(t, stats_on, progress=False)["norms_folded"] == 3
+    net.eval()
+    x = _photo(160, 120)
+    same = psnr(_run(net, x), _run(ref, x))
+    assert 30 < same < 60, same
+    p = tmp_path / "mgf.onnx"
+    export_onnx(net.for_export(), p, multiple=4)
+    assert [n.op_type for n in onnx.load(str(p)).graph.node].count("InstanceNormalization") == 4  # 2 blocks x 2
+    assert check_against_torch(net, p, [(36, 52)])["onnx_vs_torch_max_abs"] < 1e-4
+    from framestyle.errors import UserError
+    with pytest.raises(UserError, match="fold"):
+        build("cond-mg", fold="head")
+
+
+def test_phase_stem_is_the_teacher_stem():
+    """stem=phase: the teacher's 9x9 full-resolution conv and its stride-2 successor rewritten on 2x2 phases
+    give the same net (teacher weights, and a trained cond-mg via with_phase_stem)."""
+    from framestyle.nets import build
+    x, v = torch.rand(1, 3, 72, 104), torch.randn(1, 100)
+    a = build("cond-mg", stem="teacher", blocks=2).load_teacher().eval()
+    b = build("cond-mg", stem="phase", blocks=2).load_teacher().eval()
+    torch.manual_seed(0)
+    for m in a.stem:  # as if trained: the rewrite must hold for any weights
+        if isinstance(m, torch.nn.Conv2d):
+            m.weight.data += 0.05 * torch.randn_like(m.weight)
+    c = a.with_phase_stem()
+    with torch.no_grad():
+        assert float((a(x, v) - c(x, v)).abs().max()) < 1e-5
+        assert float((build("cond-mg", stem="teacher", blocks=2).load_teacher().eval()(x, v) - b(x, v)).abs().max()) < 1e-5
+        assert float((a(x, v) - b(x, v)).abs().max()) > 1e-3  # the perturbation did change the net
+    assert not any(isinstance(m, torch.nn.Conv2d) and m.in_channels == 3 for m in c.stem)

@@ -119,3 +119,39 @@ def test_cli_quantize_json_and_bad_model(tiny, home, capsys):
     assert capsys.readouterr().err.startswith("error:")
     assert main(["quantize", str(tiny), "--fp16", "--dynamic", "-o", "z"]) == 2
     assert main(["prune", str(tiny), "--ratio", "1.5", "-o", "z"]) == 2
+
+
+def test_quantize_arbitrary_student_calibrates_with_style_vectors(home):
+    """An arbitrary-style student (cond-mg with Magenta's weights, stem=patch untrained) quantised to int8: the
+    card keeps the student backend, the model runs with a style vector, and it is measured against Magenta and
+    against the float student on held-out photos x held-out styles; --out-dir writes there, not to the zoo."""
+    import torch
+    from framestyle.runtime.arbitrary import StudentBackend
+    from framestyle.train.arbitrary import export_model
+    torch.manual_seed(0)
+    net = build("cond-mg", blocks=2).load_teacher().eval()
+    src = export_model(net, "mg2", {"kind": "arbitrary", "method": "student", "style_input": "style",
+                                    "teacher": "magenta", "arch": "cond-mg", "arch_kwargs": {"blocks": 2}},
+                       home / "src")
+    out = home / "out"
+    assert main(["quantize", str(src), "--int8", "-o", "mg2-int8", "--out-dir", str(out), "--json"]) == 0
+    card = json.loads((out / "mg2-int8.json").read_text())
+    assert card["method"] == "student" and card["quantization"] == "int8" and card["calibration"]["styles"] == 8
+    # the teacher-form stem was rewritten on 2x2 phases before quantising: no 3-channel full-resolution conv
+    assert card["arch_kwargs"] == {"blocks": 2, "stem": "phase"} and "phase" in card["rewrite"]
+    f = card["fidelity"]
+    assert f["pairs"] >= 4 and f["psnr_vs_source"] > 25 and 10 < f["psnr"] < f["psnr_vs_source"]
+    g = onnx.load(str(out / "mg2-int8.onnx")).graph
+    assert "QuantizeLinear" in {n.op_type for n in g.node}
+    kernels = [list(i.dims) for i in g.initializer if len(i.dims) == 4]
+    assert [12, 5, 5] in [k[1:] for k in kernels] and not any(k[1] == 3 for k in kernels), kernels
+    assert not (home / "home" / "models" / "mg2-int8.onnx").exists()
+    be = StudentBackend(out / "mg2-int8.onnx")
+    y = be.transform(np.full((67, 93, 3), 120, np.uint8), np.zeros(100, np.float32))
+    assert y.shape == (67, 93, 3) and y.dtype == np.uint8
+
+
+def test_cli_quantize_refuses_the_magenta_graph(home, capsys):
+    assert main(["quantize", "magenta", "--int8", "-o", "m8"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "student" in err[0]

@@ -16,6 +16,7 @@ def add_parsers(sub):
     q.add_argument("--dynamic", action="store_true", help="with --int8: dynamic quantisation (no calibration)")
     q.add_argument("--calib", type=Path, help="folder of calibration photos (default: offline sample photos)")
     q.add_argument("-o", "--output", required=True, help="name of the new model")
+    q.add_argument("--out-dir", type=Path, help="write NAME.onnx + NAME.json here instead of the user zoo")
     q.add_argument("--json", action="store_true", help="print the result as JSON")
     q.set_defaults(func=cmd_quantize)
 
@@ -66,10 +67,12 @@ def cmd_quantize(args) -> int:
     if args.calib and (args.fp16 or args.dynamic):
         raise UserError("--calib is for static --int8 only")
     method = "fp16" if args.fp16 else ("int8-dynamic" if args.dynamic else "int8")
-    res = quantize(args.model, method, args.output, calib_dir=args.calib)
+    res = quantize(args.model, method, args.output, calib_dir=args.calib, out_dir=args.out_dir)
+    vs_teacher = (f"; vs teacher {res['psnr_vs_teacher']} dB / SSIM {res['ssim_vs_teacher']}"
+                  if "psnr_vs_teacher" in res else "")
     return _print(res, args.json, f"wrote {res['path']} ({method}): {_kb(res['size_bytes'])} "
                   f"(float {_kb(res['source_size_bytes'])}); PSNR vs float {res['psnr_vs_source']} dB "
-                  f"on held-out photos")
+                  f"on held-out photos{vs_teacher}")
 
 
 def cmd_prune(args) -> int:

@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .ms26 import PLANS, fit_stem, phase_conv, phase_kernel
+from .ms26 import FOLDS, PLANS, fit_stem, fold_conv, norm_stats, phase_conv, phase_kernel
 from .registry import register
 
 STEM = ((3, 8, 9, 1), (8, 16, 3, 2), (16, 32, 3, 2))   # (in, out, kernel, stride)
@@ -52,17 +52,31 @@ class StyleNorm(nn.Module):
         return self.norm(x) * g + b
 
 
+class Folded(nn.Module):
+    """A StyleNorm folded into the conv before it (`fold`): nothing left to compute."""
+
+    def forward(self, x, v):
+        return x
+
+
 class MG(nn.Module):
     def __init__(self, cond: bool = False, stem: str = "teacher", blocks: int = BLOCKS, stem_fit: int = 300,
-                 head_res: str = "quarter"):
+                 head_res: str = "quarter", fold: str = "none"):
         super().__init__()
-        if stem not in ("teacher", "patch") or not 1 <= blocks <= BLOCKS or head_res not in PLANS:
-            raise ValueError("mg: stem teacher|patch, blocks 1..5, head_res quarter|half")
+        if (stem not in ("teacher", "patch", "phase") or not 1 <= blocks <= BLOCKS or head_res not in PLANS
+                or fold not in FOLDS or (cond and fold != "none")):
+            raise ValueError("mg: stem teacher|patch|phase, blocks 1..5, head_res quarter|half, fold "
+                             + "|".join(FOLDS) + " (fold only for a fixed style: mg, not cond-mg)")
+        self.args = dict(stem=stem, blocks=blocks, stem_fit=stem_fit, head_res=head_res)
         self.plan = PLANS[head_res]
         self.cond, self.stem_kind, self.stem_fit, self.multiple = cond, stem, stem_fit, 4
         if stem == "teacher":
             self.stem = nn.Sequential(*[m for ci, co, k, s in STEM
                                         for m in (nn.Conv2d(ci, co, k, s, padding=k // 2), nn.ReLU())])
+        elif stem == "phase":  # the teacher's stem, its full-resolution conv rewritten on 2x2 phases (exact)
+            self.stem = nn.Sequential(nn.PixelUnshuffle(2), nn.Conv2d(12, 32, 5, padding=2), nn.ReLU(),
+                                      nn.Conv2d(32, 16, 3, padding=1), nn.ReLU(),
+                                      nn.Conv2d(16, 32, 3, 2, padding=1), nn.ReLU())
         else:
             self.stem = nn.Sequential(nn.Conv2d(3, CH, 8, 4, padding=2), nn.ReLU(),
                                       nn.Conv2d(CH, CH, 3, padding=1), nn.ReLU())
@@ -76,6 +90,27 @@ class MG(nn.Module):
                                         for (_, co, _, _), (fi, up, _) in zip(HEAD, self.plan)])
         if not cond:
             self.register_buffer("vec", torch.zeros(1, 100))
+        self.fold = fold
+        for i in self.folded(fold):  # these norms become conv biases at their average statistics (ms26.FOLDS)
+            conv, _, put = self.pairs()[i]
+            if conv.bias is None:
+                conv.bias = nn.Parameter(torch.zeros(conv.out_channels))
+            put(Folded())
+
+    def pairs(self):
+        """(conv, its norm, a setter replacing that norm) for every normed conv, body then head."""
+        out = []
+        for blk in self.res:
+            for j in (0, 2):
+                out.append((blk[j], blk[j + 1], lambda m, blk=blk, j=j: blk.__setitem__(j + 1, m)))
+        for i, conv in enumerate(self.head):
+            out.append((conv, self.head_norm[i], lambda m, i=i: self.head_norm.__setitem__(i, m)))
+        return out
+
+    def folded(self, fold: str):
+        n = 2 * len(self.res)
+        return {"none": [], "head": list(range(n, n + 3)), "half": list(range(1, n, 2)) + list(range(n, n + 3)),
+                "all": list(range(n + 3))}[fold]
 
     def forward(self, x, style=None):
         v = style if self.cond else self.vec
@@ -104,10 +139,15 @@ class MG(nn.Module):
     def load_teacher(self, vec=None) -> "MG":
         """Copy the Magenta transform's weights (and, for `mg`, the style vector `vec`)."""
         tw = teacher_weights()
-        if self.stem_kind == "teacher":
-            for conv, name in zip(self.stem[::2], ("conv1", "conv2", "conv3")):
-                conv.weight.copy_(tw[f"transformer/contract/{name}/weights"])
-                conv.bias.copy_(tw[f"transformer/contract/{name}/bias"])
+        stem = {n: (tw[f"transformer/contract/{n}/weights"], tw[f"transformer/contract/{n}/bias"])
+                for n in ("conv1", "conv2", "conv3")}
+        if self.stem_kind == "phase":
+            stem["conv1"], stem["conv2"] = phase_stem(*stem["conv1"], *stem["conv2"])
+        if self.stem_kind in ("teacher", "phase"):
+            convs = [m for m in self.stem if isinstance(m, nn.Conv2d)]
+            for conv, name in zip(convs, ("conv1", "conv2", "conv3")):
+                conv.weight.copy_(stem[name][0])
+                conv.bias.copy_(stem[name][1])
         for i, (c1, n1, c2, n2) in enumerate(self.res):
             for conv, norm, j in ((c1, n1, 1), (c2, n2, 2)):
                 base = f"transformer/residual/residual{i + 1}/conv{j}"
@@ -122,6 +162,40 @@ class MG(nn.Module):
             self.vec.copy_(torch.as_tensor(np.asarray(vec, np.float32)).reshape(1, 100))
         return self
 
+    @torch.no_grad()
+    def with_phase_stem(self) -> "MG":
+        """A copy whose teacher-form stem is rewritten on 2x2 phases (`phase_stem`): the same function, and an
+        int8 graph without the full-resolution 3-channel conv that int8 runs slowly."""
+        import copy
+        if self.stem_kind != "teacher":
+            raise ValueError("with_phase_stem needs the teacher-form stem")
+        net = copy.deepcopy(self)
+        net.stem_kind = "phase"
+        net.stem = MG(stem="phase", blocks=1).stem
+        (a, ab), (b, bb) = phase_stem(self.stem[0].weight, self.stem[0].bias, self.stem[2].weight, self.stem[2].bias)
+        for conv, w, bias in zip([m for m in net.stem if isinstance(m, nn.Conv2d)],
+                                 (a, b, self.stem[4].weight), (ab, bb, self.stem[4].bias)):
+            conv.weight.copy_(w)
+            conv.bias.copy_(bias)
+        return net.eval()
+
+    @torch.no_grad()
+    def load_onnx(self, path) -> "MG":
+        """Weights from an ONNX file this net exported (initializers named like the state dict; cond-mg)."""
+        import onnx
+        from onnx import numpy_helper
+        g = onnx.load(str(path)).graph
+        init = {i.name: i for i in g.initializer}
+        for n in g.node:  # equal tensors are exported once, the others as Identity of it
+            if n.op_type == "Identity" and n.input[0] in init:
+                init.setdefault(n.output[0], init[n.input[0]])
+        state = self.state_dict()
+        missing = [k for k in state if k not in init]
+        if missing:
+            raise ValueError(f"{path}: not an export of this net (missing {missing[:3]})")
+        self.load_state_dict({k: torch.from_numpy(numpy_helper.to_array(init[k]).copy()) for k in state})
+        return self
+
     def check_teacher(self, teacher) -> None:
         from ..errors import UserError
         if not self.cond and (getattr(teacher, "kind", None) != "magenta" or getattr(teacher, "vec", None) is None):
@@ -131,11 +205,56 @@ class MG(nn.Module):
     def start_from(self, teacher, inputs, progress: bool = True) -> dict:
         """Before distillation from a Magenta teacher: its weights, and a patch stem fitted to its features."""
         self.check_teacher(teacher)
+        if self.fold != "none":
+            twin = MG(**self.args)
+            info = twin.start_from(teacher, inputs, progress)
+            return {**info, **self.fold_from(twin, inputs)}
         self.load_teacher(None if self.cond else teacher.vec)
-        if self.stem_kind == "teacher":
+        if self.stem_kind != "patch":
             return {"stem_fit_steps": 0}
         ref = MG(stem="teacher", blocks=1).load_teacher().stem.eval()
         return fit_stem(self.stem, ref, inputs, self.stem_fit, progress)
+
+    @torch.no_grad()
+    def fold_from(self, twin: "MG", inputs) -> dict:
+        """Copy `twin` (all norms) into this net, folding the norms that are `Folded` here at the average
+        statistics of their inputs on `inputs` and the fixed style's scale and shift."""
+        pairs = twin.pairs()
+        stats = norm_stats(twin, [n.norm for _, n, _ in pairs], inputs)
+        self.stem.load_state_dict(twin.stem.state_dict())
+        self.vec.copy_(twin.vec)
+        for (c, n, _), (c2, n2, _) in zip(pairs, self.pairs()):
+            if isinstance(n2, Folded):
+                g, b = (t.reshape(-1) for t in n.affine(twin.vec))
+                fold_conv(c2, c, stats[id(n.norm)], n.norm.eps, g, b)
+            else:
+                c2.load_state_dict(c.state_dict())
+                n2.load_state_dict(n.state_dict())
+        return {"norms_folded": len(self.folded(self.fold))}
+
+
+def phase_stem(w0, b0, w1, b1):
+    """The teacher's first two stem convs (9x9 stride 1, then 3x3 stride 2, zero padding) on a 2x2-phase input
+    (PixelUnshuffle(2): channel c*4 + py*2 + px): a 5x5 conv whose outputs are the first conv's four phases,
+    then a 3x3 conv reading them. Same function, no full-resolution tensor."""
+    co0, ci0, k0, _ = w0.shape
+    a = torch.zeros(co0 * 4, ci0 * 4, 5, 5)
+    for py in range(2):
+        for px in range(2):
+            for ky in range(k0):
+                oy, qy = divmod(py + ky - k0 // 2, 2)
+                for kx in range(k0):
+                    ox, qx = divmod(px + kx - k0 // 2, 2)
+                    rows, cols = torch.arange(co0) * 4 + py * 2 + px, torch.arange(ci0) * 4 + qy * 2 + qx
+                    a[rows[:, None], cols[None, :], oy + 2, ox + 2] += w0[:, :, ky, kx]
+    co1, ci1 = w1.shape[:2]
+    b = torch.zeros(co1, ci1 * 4, 3, 3)
+    for ky in range(3):
+        oy, py = divmod(ky - 1, 2)
+        for kx in range(3):
+            ox, px = divmod(kx - 1, 2)
+            b[:, torch.arange(ci1) * 4 + py * 2 + px, oy + 1, ox + 1] += w1[:, :, ky, kx]
+    return (a, b0.repeat_interleave(4)), (b, b1)
 
 
 def _put_norm(norm: StyleNorm, tw: dict, base: str) -> None:
@@ -167,8 +286,9 @@ def teacher_weights() -> dict:
 
 
 @register("mg")
-def mg(stem: str = "teacher", blocks: int = BLOCKS, stem_fit: int = 300, head_res: str = "quarter"):
-    return MG(cond=False, stem=str(stem), blocks=int(blocks), stem_fit=int(stem_fit), head_res=str(head_res))
+def mg(stem: str = "teacher", blocks: int = BLOCKS, stem_fit: int = 300, head_res: str = "quarter", fold: str = "none"):
+    return MG(cond=False, stem=str(stem), blocks=int(blocks), stem_fit=int(stem_fit), head_res=str(head_res),
+              fold=str(fold))
 
 
 @register("cond-mg")

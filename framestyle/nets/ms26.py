@@ -27,12 +27,14 @@ from .registry import register
 CH = 32
 HEAD = ((CH, 8, 3, 2), (8, 4, 3, 2), (4, 3, 9, 1))  # (in, out, kernel, nearest upsample before the conv)
 # where the up-path convs run: per conv (phases per side of its input, upsample, pixel shuffle after it)
+FOLDS = ("none", "head", "half", "all")  # which norms become conv biases (MS26.folded_layers)
 PLANS = {"quarter": ((1, 2, 1), (2, 2, 1), (4, 1, 4)),   # all three at 1/4 resolution
          "half": ((1, 2, 2), (1, 2, 1), (2, 1, 2))}      # the first at 1/4, the last two at 1/2 (fewer MACs)
 
 
 class CNA(nn.Module):
-    """conv (no bias) + instance/group norm + optional ReLU; reflect=True pads like the teacher."""
+    """conv (no bias) + instance/group norm + optional ReLU; reflect=True pads like the teacher.
+    MS26(norm="fixed") turns the norm into a conv bias (the norm at its average statistics, `fold_norms`)."""
 
     def __init__(self, cin, cout, k, stride=1, act=True, reflect=False, groups_norm: Optional[int] = None, pad=None):
         super().__init__()
@@ -51,12 +53,14 @@ class CNA(nn.Module):
 
 class MS26(nn.Module):
     def __init__(self, stem: str = "patch", head: str = "phase", blocks: int = 6, reflect: bool = False,
-                 stem_fit: int = 300, head_res: str = "quarter"):
+                 stem_fit: int = 300, head_res: str = "quarter", fold: str = "none"):
         super().__init__()
-        self.stem_fit = stem_fit
+        self.stem_fit, self.args = stem_fit, dict(stem=stem, head=head, blocks=blocks, reflect=reflect,
+                                                  head_res=head_res)
         if (stem not in ("teacher", "patch", "wide", "half") or head not in ("teacher", "phase") or not 1 <= blocks <= 6
-                or head_res not in PLANS):
-            raise ValueError("stem teacher|patch|wide|half, head teacher|phase, blocks 1..6, head_res quarter|half")
+                or head_res not in PLANS or fold not in FOLDS):
+            raise ValueError("stem teacher|patch|wide|half, head teacher|phase, blocks 1..6, head_res quarter|half, "
+                             "fold " + "|".join(FOLDS))
         self.stem_kind, self.head_kind, self.multiple = stem, head, 4
         r = reflect
         if stem == "teacher":
@@ -78,6 +82,20 @@ class MS26(nn.Module):
             self.head = nn.ModuleList([CNA(ci * fi * fi, co * (fi * up) ** 2, phase_kernel(k, fi, up), act=i < 2,
                                            groups_norm=co)
                                        for i, ((ci, co, k, _), (fi, up, _)) in enumerate(zip(HEAD, self.plan))])
+        # fold: these norms become a conv bias (their average statistics folded in, `fold_norms`)
+        self.fold = fold
+        for m in self.folded_layers(fold):
+            m.conv.bias = nn.Parameter(torch.zeros(m.conv.out_channels))
+            m.norm = nn.Identity()
+
+    def layers(self):
+        return [m for m in self.modules() if isinstance(m, CNA)]
+
+    def folded_layers(self, fold: str):
+        """head: the up-path's norms (folding them costs ~0.1 dB before any training); half: also the second
+        norm of each residual block (~1 dB, recovered by distillation); all: every norm (~10 dB, not recovered)."""
+        return {"none": [], "head": list(self.head), "half": list(self.head) + [blk[1] for blk in self.res],
+                "all": self.layers()}[fold]
 
     def forward(self, x):
         y = self.stem(x)
@@ -134,11 +152,66 @@ class MS26(nn.Module):
         """Before distillation: copy the teacher's weights; fit a patch stem to the teacher's 1/4-res features
         on `inputs` (uint8 HxWx3 frames). `teacher` is a zoo.teachers.Teacher (multistyle26 only)."""
         self.check_teacher(teacher)
+        if self.fold != "none":
+            twin = MS26(**self.args, stem_fit=self.stem_fit)
+            info = twin.start_from(teacher, inputs, progress)
+            return {**info, **fold_norms(twin, self, inputs)}
         self.load_teacher(teacher.weights)
         if self.stem_kind == "teacher":
             return {"stem_fit_steps": 0}
         ref = MS26(stem="teacher", head="teacher", blocks=1, reflect=True).load_teacher(teacher.weights).eval()
         return fit_stem(self.stem, ref.stem, inputs, self.stem_fit, progress)
+
+
+@torch.no_grad()
+def norm_stats(net: nn.Module, norms, inputs, n: int = 48, size: int = 256) -> dict:
+    """For each norm module in `norms` (InstanceNorm / GroupNorm, keyed by id): each channel's mean and variance
+    of its input, averaged over `n` random `size` crops of `inputs` (uint8 HxWx3) run through `net`. GroupNorm
+    pools a group's channels, as the norm does."""
+    rng = np.random.default_rng(1)
+    acc, hooks = {}, []
+
+    def hook(mod, args, out):
+        y = args[0]
+        g = getattr(mod, "num_groups", y.shape[1])
+        z = y.reshape(y.shape[0], g, -1)
+        rep = y.shape[1] // g
+        s = acc.setdefault(id(mod), [0.0, 0.0, 0])
+        s[0] = s[0] + z.mean(-1).repeat_interleave(rep, 1).sum(0)
+        s[1] = s[1] + z.var(-1, unbiased=False).repeat_interleave(rep, 1).sum(0)
+        s[2] += y.shape[0]
+    hooks = [m.register_forward_hook(hook) for m in norms]
+    net.eval()
+    for _ in range(n):
+        x = inputs[rng.integers(len(inputs))]
+        c = min(size, *x.shape[:2]) // 8 * 8
+        t, l = rng.integers(0, x.shape[0] - c + 1), rng.integers(0, x.shape[1] - c + 1)
+        net(torch.from_numpy(np.ascontiguousarray(x[t:t + c, l:l + c])).permute(2, 0, 1)[None].float() / 255)
+    for h in hooks:
+        h.remove()
+    return {k: (v[0] / v[2], v[1] / v[2]) for k, v in acc.items()}
+
+
+@torch.no_grad()
+def fold_conv(dst: nn.Conv2d, src: nn.Conv2d, stats, eps: float, gamma, beta) -> None:
+    """dst = src followed by its norm at fixed statistics: (src(x) - mean) / sqrt(var + eps) * gamma + beta."""
+    mu, var = stats
+    scale = gamma / torch.sqrt(var + eps)
+    dst.weight.copy_(src.weight * scale[:, None, None, None])
+    bias = src.bias if src.bias is not None else torch.zeros_like(mu)
+    dst.bias.copy_((bias - mu) * scale + beta)
+
+
+@torch.no_grad()
+def fold_norms(src: "MS26", dst: "MS26", inputs) -> dict:
+    """Copy `src` (instance norms) into `dst`, whose folded layers get the norm at its average statistics."""
+    stats = norm_stats(src, [a.norm for a in src.layers()], inputs)
+    for a, b in zip(src.layers(), dst.layers()):
+        if isinstance(b.norm, nn.Identity):
+            fold_conv(b.conv, a.conv, stats[id(a.norm)], a.norm.eps, a.norm.weight, a.norm.bias)
+        else:
+            b.load_state_dict(a.state_dict())
+    return {"norms_folded": sum(isinstance(m.norm, nn.Identity) for m in dst.layers())}
 
 
 def fit_stem(stem: nn.Module, ref: nn.Module, inputs, steps: int, progress: bool = True, batch: int = 4) -> dict:
@@ -214,6 +287,6 @@ def teacher_weights() -> dict:
 
 @register("ms26")
 def ms26(stem: str = "patch", head: str = "phase", blocks: int = 6, reflect: bool = False, stem_fit: int = 300,
-         head_res: str = "quarter"):
+         head_res: str = "quarter", fold: str = "none"):
     return MS26(stem=str(stem), head=str(head), blocks=int(blocks), reflect=str(reflect).lower() in ("1", "true"),
-                stem_fit=int(stem_fit), head_res=str(head_res))
+                stem_fit=int(stem_fit), head_res=str(head_res), fold=str(fold))

@@ -50,8 +50,9 @@ def calibration_images(calib_dir: Optional[Union[str, Path]] = None, size: int =
     return [resize_long(np.ascontiguousarray(i), size) for i in imgs]
 
 
-def model_feeds(sess, img: np.ndarray, multiple: int, index: int = 0) -> dict:
-    """ORT feeds for one image: the padded NCHW image plus a one-hot for any extra weight input (multi-style)."""
+def model_feeds(sess, img: np.ndarray, multiple: int, index: int = 0, styles=None) -> dict:
+    """ORT feeds for one image: the padded NCHW image plus a one-hot for any extra weight input (multi-style),
+    or for an arbitrary-style student one of the (100,) style vectors `styles`."""
     from ..runtime import ops
     h, w = img.shape[:2]
     hp, wp = ops.padded_size(h, w, multiple)
@@ -59,6 +60,9 @@ def model_feeds(sess, img: np.ndarray, multiple: int, index: int = 0) -> dict:
     ins = sess.get_inputs()
     feeds = {ins[0].name: x}
     for extra in ins[1:]:
+        if styles is not None:
+            feeds[extra.name] = np.asarray(styles[index % len(styles)], np.float32).reshape(1, -1)
+            continue
         n = int(extra.shape[-1]) if isinstance(extra.shape[-1], int) else 1
         v = np.zeros(extra.shape if all(isinstance(s, int) for s in extra.shape) else (n,), np.float32)
         v.reshape(-1)[index % v.size] = 1.0
@@ -69,18 +73,19 @@ def model_feeds(sess, img: np.ndarray, multiple: int, index: int = 0) -> dict:
 class _Reader:
     """onnxruntime CalibrationDataReader over a list of images."""
 
-    def __init__(self, path: Path, imgs: List[np.ndarray], multiple: int):
+    def __init__(self, path: Path, imgs: List[np.ndarray], multiple: int, styles=None):
         from ..runtime.session import make_session
         sess = make_session(path, threads=2)
-        self.feeds = iter([model_feeds(sess, im, multiple, i) for i, im in enumerate(imgs)])
+        self.feeds = iter([model_feeds(sess, im, multiple, i, styles) for i, im in enumerate(imgs)])
 
     def get_next(self):
         return next(self.feeds, None)
 
 
 def quantize_file(src: Path, dst: Path, method: str, calib: Optional[List[np.ndarray]] = None,
-                  multiple: int = 8) -> None:
-    """Write the quantised copy of `src` to `dst` (atomically)."""
+                  multiple: int = 8, styles=None) -> None:
+    """Write the quantised copy of `src` to `dst` (atomically). `styles`: style vectors to calibrate an
+    arbitrary-style student with."""
     import onnx
     dst = Path(dst)
     part = dst.with_name(dst.name + ".part.onnx")
@@ -97,7 +102,7 @@ def quantize_file(src: Path, dst: Path, method: str, calib: Optional[List[np.nda
             quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
             skip = [n.name for n in onnx.load(str(pre)).graph.node if n.op_type == "InstanceNormalization"]
             if method == "int8":
-                reader = _Reader(src, calib or calibration_images(), multiple)
+                reader = _Reader(src, calib or calibration_images(), multiple, styles)
                 CalibrationDataReader.register(_Reader)
                 quantize_static(str(pre), str(part), reader, quant_format=QuantFormat.QDQ, per_channel=True,
                                 activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
@@ -133,9 +138,11 @@ def compare_models(ref: ModelInfo, other: ModelInfo, images: Optional[Iterable] 
 
 
 def derived_card(src: ModelInfo, method: str, path: Path, **extra) -> dict:
+    from ..train.loop import command_line
     card = {k: v for k, v in src.card.items() if k not in ("name", "fidelity", "export", "created", "training")}
     card.update(kind=src.kind, derived_from=src.name, method=method, size_bytes=path.stat().st_size,
-                source_size_bytes=src.size_bytes, created=time.strftime("%Y-%m-%d %H:%M:%S"))
+                source_size_bytes=src.size_bytes, created=time.strftime("%Y-%m-%d %H:%M:%S"),
+                command=command_line())
     if src.teacher and "teacher" not in card:
         card["teacher"] = src.teacher
     card.setdefault("input", {"name": "input", "multiple": src.multiple})
@@ -145,25 +152,60 @@ def derived_card(src: ModelInfo, method: str, path: Path, **extra) -> dict:
     return card
 
 
-def register_derived(tmp_path: Path, src: ModelInfo, name: str, method: str, images=None, **extra) -> dict:
-    """Measure a derived model against its source, then add it to the user zoo with its card."""
+def register_derived(tmp_path: Path, src: ModelInfo, name: str, method: str, images=None, out_dir=None,
+                     **extra) -> dict:
+    """Measure a derived model against its source (and its teacher, if the source was distilled), then add it
+    to the user zoo (or write it to `out_dir`, e.g. the built-in folder) with its card."""
     card = derived_card(src, method, tmp_path, **extra)
     tmp_path.with_suffix(".json").write_text(json.dumps(card, indent=2))
     from ..zoo.registry import _from_file
     cmp = compare_models(src, _from_file(tmp_path, False, name), images)
     card["fidelity_vs_source"] = cmp
-    info = add_user_model(tmp_path, name, card)
+    res = {}
+    if src.card.get("fidelity") and src.kind == "fixed" and src.teacher and images is None:
+        card["fidelity"] = teacher_fidelity(tmp_path, src.teacher)
+        res = {"psnr_vs_teacher": card["fidelity"]["psnr"], "ssim_vs_teacher": card["fidelity"]["ssim"]}
+    info = save_model(tmp_path, name, card, out_dir)
     return {"name": info.name, "path": str(info.path), "method": method, "derived_from": src.name,
             "size_bytes": info.size_bytes, "source_size_bytes": src.size_bytes,
-            "psnr_vs_source": cmp["psnr"], "ssim_vs_source": cmp["ssim"], **extra}
+            "psnr_vs_source": cmp["psnr"], "ssim_vs_source": cmp["ssim"], **res, **extra}
 
 
-def quantize(model: Union[str, Path, ModelInfo], method: str, name: str, calib_dir=None, images=None) -> dict:
+def teacher_fidelity(path: Path, teacher: str) -> dict:
+    """PSNR/SSIM vs the teacher a card names ("multistyle26:12", "magenta:starry_night.jpg"), held-out photos."""
+    from ..train.data import find_style_image
+    from ..train.distill import measure_fidelity
+    from ..zoo.teachers import Teacher
+    kind, _, arg = teacher.partition(":")
+    spec = f"magenta:{find_style_image(arg)}" if kind == "magenta" else teacher
+    return measure_fidelity(path, Teacher(spec))
+
+
+def save_model(tmp_path: Path, name: str, card: dict, out_dir=None) -> ModelInfo:
+    """Into the user zoo, or (out_dir) as out_dir/NAME.onnx + NAME.json, both written atomically."""
+    if out_dir is None:
+        return add_user_model(tmp_path, name, card)
+    from ..imageio import atomic_write_bytes, atomic_write_json
+    from ..runtime.session import check_onnx
+    from ..zoo.registry import _from_file
+    check_onnx(tmp_path)
+    dst = Path(out_dir) / f"{name}.onnx"
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(dst, tmp_path.read_bytes())
+    atomic_write_json(dst.with_suffix(".json"), {**card, "name": name})
+    return _from_file(dst, False)
+
+
+def quantize(model: Union[str, Path, ModelInfo], method: str, name: str, calib_dir=None, images=None,
+             out_dir=None) -> dict:
     """Quantise a zoo model or .onnx file, register it as `name`, report size and PSNR vs the float model."""
     src = load_info(model)
     if src.kind == "arbitrary":
-        raise UserError(f"model {src.name!r} is an arbitrary-style graph that is already int8; quantise a "
-                        "fixed or multi-style model")
+        if not src.card.get("style_input") and src.card.get("method") != "student":
+            raise UserError(f"model {src.name!r} is not a distilled arbitrary-style student (e.g. arbitrary-mg);"
+                            " quantise a student, or a fixed or multi-style model")
+        from .arbitrary_int8 import quantize_student
+        return quantize_student(src, method, name, calib_dir, out_dir)
     check_name(name, src)
     calib = calibration_images(calib_dir) if method == "int8" else None
     with tempfile.TemporaryDirectory() as td:
@@ -171,7 +213,7 @@ def quantize(model: Union[str, Path, ModelInfo], method: str, name: str, calib_d
         quantize_file(src.path, tmp, method, calib, src.multiple)
         extra = {"calibration": {"images": len(calib), "source": str(calib_dir or "default offline photos"),
                                  "per_channel": True}} if calib else {}
-        return register_derived(tmp, src, name, method, images, **extra)
+        return register_derived(tmp, src, name, method, images, out_dir, **extra)
 
 
 def check_name(name: str, src: ModelInfo) -> None:
