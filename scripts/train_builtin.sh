@@ -18,6 +18,9 @@ OUT=framestyle/zoo/builtin
 FAST=(--arch fast --arch-arg alpha=1.34 --arch-arg blocks=8 --crop 0 --batch 4)
 MS26=(--arch ms26 --arch-arg blocks=6 --crop 0 --batch 4 --lr 5e-4)  # fine-tunes the teacher: lower lr
 MG=(--arch mg --crop 0 --batch 4 --lr 5e-4)
+# the real-time line (docs/students.md): mg with its stem on 2x2 phases (exact) and half its norms folded into
+# conv biases, then int8 (`framestyle quantize`, calibrated on the offline photos)
+RT=(--arch mg --arch-arg stem=phase --arch-arg fold=half --crop 0 --batch 4 --lr 5e-4)
 STYLES=../shared/data/images
 run() {
   local name=$1; shift
@@ -26,6 +29,12 @@ run() {
   local arch=("${FAST[@]}")
   if [[ "$name" != *-fast && "$*" == *multistyle26* ]]; then arch=("${MS26[@]}"); fi
   if [[ "$name" != *-fast && "$*" == *magenta* ]]; then arch=("${MG[@]}"); fi
+  if [[ "$name" == *-rt ]]; then
+    # the float net is an intermediate (runs/NAME/out); the int8 copy is what ships
+    framestyle distill "$@" "${RT[@]}" --steps "$STEPS" --out-dir "runs/$name/out" -o "$name" --threads 1
+    framestyle quantize "runs/$name/out/$name.onnx" --int8 -o "$name-int8" --out-dir "$OUT"
+    return
+  fi
   framestyle distill "$@" "${arch[@]}" --steps "$STEPS" --out-dir "$OUT" -o "$name" --threads 1
 }
 run ember-fast     --teacher multistyle26:5
@@ -43,3 +52,6 @@ run sepia     --teacher multistyle26:0
 run pastel    --teacher multistyle26:12
 run nightblue --teacher multistyle26:19
 run graffiti  --teacher magenta --style-image /usr/share/doc/opencv-doc/examples/data/graf1.png
+# real time at 720p with the teacher-shaped quality: scripts/train_builtin.sh 1000 starry-rt graffiti-rt
+run starry-rt   --teacher magenta --style-image "$STYLES/starry_night.jpg"
+run graffiti-rt --teacher magenta --style-image /usr/share/doc/opencv-doc/examples/data/graf1.png

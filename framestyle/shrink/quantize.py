@@ -145,6 +145,10 @@ def derived_card(src: ModelInfo, method: str, path: Path, **extra) -> dict:
                 command=command_line())
     if src.teacher and "teacher" not in card:
         card["teacher"] = src.teacher
+    if src.card.get("training"):  # how the source was made (its exact command), kept with the derived model
+        card["source_training"] = src.card["training"]
+    if src.card.get("fidelity"):
+        card["source_fidelity"] = {k: v for k, v in src.card["fidelity"].items() if k != "per_image"}
     card.setdefault("input", {"name": "input", "multiple": src.multiple})
     card.setdefault("description", f"{src.name} ({method})")
     card["description"] = f"{src.card.get('description', src.name)} [{method}]"
