@@ -52,6 +52,23 @@ class StyleNorm(nn.Module):
         return self.norm(x) * g + b
 
 
+class SpaceToDepth(nn.Module):
+    """PixelUnshuffle(2) on RGB as a fixed one-hot 2x2 stride-2 conv: ONNX Runtime runs it ~3x faster than the
+    reshape/transpose PixelUnshuffle exports to (the transpose was ~6% of an int8 cond-mg frame)."""
+
+    def __init__(self):
+        super().__init__()
+        w = torch.zeros(12, 3, 2, 2)
+        for c in range(3):
+            for qy in range(2):
+                for qx in range(2):
+                    w[c * 4 + qy * 2 + qx, c, qy, qx] = 1
+        self.register_buffer("weight", w)
+
+    def forward(self, x):
+        return F.conv2d(x, self.weight, stride=2)
+
+
 class Folded(nn.Module):
     """A StyleNorm folded into the conv before it (`fold`): nothing left to compute."""
 
@@ -74,7 +91,7 @@ class MG(nn.Module):
             self.stem = nn.Sequential(*[m for ci, co, k, s in STEM
                                         for m in (nn.Conv2d(ci, co, k, s, padding=k // 2), nn.ReLU())])
         elif stem == "phase":  # the teacher's stem, its full-resolution conv rewritten on 2x2 phases (exact)
-            self.stem = nn.Sequential(nn.PixelUnshuffle(2), nn.Conv2d(12, 32, 5, padding=2), nn.ReLU(),
+            self.stem = nn.Sequential(SpaceToDepth(), nn.Conv2d(12, 32, 5, padding=2), nn.ReLU(),
                                       nn.Conv2d(32, 16, 3, padding=1), nn.ReLU(),
                                       nn.Conv2d(16, 32, 3, 2, padding=1), nn.ReLU())
         else:

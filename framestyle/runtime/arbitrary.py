@@ -6,7 +6,7 @@ Every backend has the same surface:
     state = be.from_vector(vec)                        # magenta/student only: a bank vector, no predictor
     out = be.transform(frame_uint8, state)             # every frame: uint8 HxWx3 -> uint8 HxWx3
 
-magenta: the float Magenta transform (~6x slower than the student). student: a distilled conditional net
+magenta: the float Magenta transform (~2x slower than the default student). student: a distilled conditional net
 (card kind "arbitrary", method "student") fed the Magenta style vector, computed once by the predictor.
 adain: EfficientNet-Lite0 encoder + AdaIN + small decoder; `alpha` (0..1) blends content and style features.
 Its style state is the model's `stats` vector (160 for the multi-level design, 80 for the old block4-only one:
@@ -24,7 +24,7 @@ from . import ops
 from .session import make_session
 
 METHODS = ("magenta", "student", "adain")
-DEFAULT_MODELS = {"student": "arbitrary-fast", "adain": "adain-lite0"}
+DEFAULT_MODELS = {"student": "arbitrary-mg-int8", "adain": "adain-lite0"}  # student: 23.7 dB, ~20-26 FPS
 
 
 def _model_path(model: Union[str, Path, None], method: str) -> Path:
@@ -234,7 +234,7 @@ def initial_state(backend, style_image=None, style_bank=None, style: Optional[st
 
 # -- glue for the Stylizer and the CLI ------------------------------------------------------
 
-METHOD_MODELS = {"magenta": "magenta", "student": "arbitrary-fast", "adain": "adain-lite0"}
+METHOD_MODELS = {"magenta": "magenta", "student": DEFAULT_MODELS["student"], "adain": "adain-lite0"}
 
 
 def model_for_method(method: Optional[str], model: Optional[str] = None) -> Optional[str]:

