@@ -69,7 +69,8 @@ def phase_stem_copy(src: ModelInfo, dst: Path):
 def quantize_student(src: ModelInfo, method: str, name: str, calib_dir=None, out_dir=None) -> dict:
     """Quantise the student `src`, measure it, and add it to the user zoo as `name`."""
     import json
-    from .quantize import calibration_images, check_name, derived_card, quantize_file, save_model
+    from .quantize import (CALIB_PERCENTILE, calibration_images, check_name, derived_card, quantize_file,
+                           save_model)
     check_name(name, src)
     calib = calibration_images(calib_dir) if method == "int8" else None
     styles = calibration_styles() if method == "int8" else None
@@ -81,7 +82,8 @@ def quantize_student(src: ModelInfo, method: str, name: str, calib_dir=None, out
         card.update(method="student", quantization=method, **(rewrite or {}))  # `method` picks the backend
         if calib:
             card["calibration"] = {"images": len(calib), "styles": len(styles),
-                                   "source": str(calib_dir or "default offline photos"), "per_channel": True}
+                                   "source": str(calib_dir or "default offline photos"), "per_channel": True,
+                                   "ranges": f"percentile {CALIB_PERCENTILE}"}
         tmp.with_suffix(".json").write_text(json.dumps(card, indent=2))
         card["fidelity"] = compare_students(src.path, tmp)
         info = save_model(tmp, name, card, out_dir)
