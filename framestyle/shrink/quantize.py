@@ -112,7 +112,8 @@ def quantize_file(src: Path, dst: Path, method: str, calib: Optional[List[np.nda
         with tempfile.TemporaryDirectory() as td:
             pre = Path(td) / "pre.onnx"
             quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
-            skip = [n.name for n in onnx.load(str(pre)).graph.node if n.op_type == "InstanceNormalization"]
+            # float: the norms, and the 100->C style maps (tiny, run once per frame: quantising only adds nodes)
+            skip = [n.name for n in onnx.load(str(pre)).graph.node if n.op_type in ("InstanceNormalization", "Gemm")]
             if method == "int8":
                 reader = _Reader(src, calib or calibration_images(), multiple, styles)
                 CalibrationDataReader.register(_Reader)
