@@ -28,6 +28,7 @@ def main() -> int:
     ap.add_argument("--sizes", default="256x256,640x480,1280x720")
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=4, help="interleave: runs split over this many passes")
     ap.add_argument("--models", help="comma-separated (default: built-in students, multistyle26, magenta, peer)")
     ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     a = ap.parse_args()
@@ -36,7 +37,7 @@ def main() -> int:
     sizes = parse_sizes(a.sizes)
     threads = [int(t) for t in a.threads.split(",")]
     load0 = os.getloadavg()[0]
-    rows = bench(models, sizes, threads, runs=a.runs, warmup=3,
+    rows = bench(models, sizes, threads, runs=a.runs, warmup=3, rounds=a.rounds,
                  progress=lambda r: print(f"{r['model']:28s} {r['width']}x{r['height']} t={r['threads']} "
                                           f"{r['ms_median']:8.1f} ms  p90 {r['ms_p90']:8.1f}  {r['fps']:6.1f} FPS",
                                           flush=True))
@@ -46,7 +47,9 @@ def main() -> int:
              f"Produced by `{cmd.strip()}` on {time.strftime('%Y-%m-%d %H:%M')} UTC; "
              f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), "
              f"load average {load0:.1f} at the start and {load1:.1f} at the end. "
-             f"Median and p90 of {a.runs} warm runs after 3 warm-ups.", "",
+             f"Median and p90 of {a.runs} warm runs after 3 warm-ups, interleaved: {a.rounds} passes through all "
+             "models per size and thread count, so a change in the shared host's speed hits every model alike.",
+             "",
              "Our models: `Stylizer.process` (uint8 frame in and out, conversion included). "
              f"`{PEER_RAW}`: the peer's multistyle26 through a raw ONNX Runtime session with a prepared float "
              f"input (model only). `{PEER_API}`: the peer's `StyleTransfer.stylize` on a PIL image.", ""]

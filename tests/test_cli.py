@@ -165,4 +165,9 @@ def test_sheet_and_bench_and_info(tmp_path, small_photo, tiny_model):
     for r in rows:
         assert {"model", "width", "height", "ms_median", "ms_p90", "fps"} <= set(r)
         assert r["ms_median"] > 0 and r["width"] == 64
+        assert r["runs"] == 2 and r["rounds"] == 2  # the default 4 rounds, capped at the number of runs
+    res = run_cli("bench", "--json", "--models", tiny_model, "--sizes", "64x48", "--runs", "5", "--rounds", "1")
+    assert res.returncode == 0 and json.loads(res.stdout)[0]["runs"] == 5
+    res = run_cli("bench", "--models", tiny_model, "--rounds", "0")
+    assert res.returncode == 2 and res.stderr.decode().startswith("error:")
     assert run_cli("info", "--json").returncode == 0

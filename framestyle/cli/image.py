@@ -49,6 +49,8 @@ def add_parsers(sub):
     b.add_argument("--threads", default="2", help="comma-separated thread counts, e.g. 1,2")
     b.add_argument("--runs", type=int, default=20)
     b.add_argument("--warmup", type=int, default=3)
+    b.add_argument("--rounds", type=int, default=4,
+                   help="split the runs over this many passes through all models (fair on a shared host)")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_bench)
 
@@ -284,8 +286,8 @@ def cmd_bench(args) -> int:
         threads = [int(t) for t in args.threads.split(",")]
     except ValueError:
         raise UserError("--threads takes comma-separated integers, e.g. 1,2") from None
-    if args.runs < 1:
-        raise UserError("--runs must be >= 1")
+    if args.runs < 1 or args.rounds < 1:
+        raise UserError("--runs and --rounds must be >= 1")
     if args.models:
         models = [m.strip() for m in args.models.split(",") if m.strip()]
     else:
@@ -296,7 +298,7 @@ def cmd_bench(args) -> int:
             print(f"{r['model']:28s} {r['width']:5d}x{r['height']:<5d} t={r['threads']}  "
                   f"median {r['ms_median']:8.1f} ms  p90 {r['ms_p90']:8.1f} ms  {r['fps']:6.1f} FPS", flush=True)
 
-    rows = bench(models, sizes, threads, args.runs, args.warmup, progress=show)
+    rows = bench(models, sizes, threads, args.runs, args.warmup, progress=show, rounds=args.rounds)
     if args.json:
         print(json.dumps(rows, indent=2))
     return 0

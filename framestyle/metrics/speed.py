@@ -20,7 +20,7 @@ def time_fn(fn: Callable[[], object], runs: int = 20, warmup: int = 3) -> dict:
         ts.append((time.perf_counter() - t) * 1000)
     med = float(np.median(ts))
     return {"ms_median": round(med, 2), "ms_p90": round(float(np.percentile(ts, 90)), 2),
-            "fps": round(1000.0 / med, 1), "runs": runs}
+            "fps": round(1000.0 / med, 1), "runs": runs, "times": ts}
 
 
 def test_frame(w: int, h: int) -> np.ndarray:
@@ -69,18 +69,34 @@ def _fn_for(model: str, frame: np.ndarray, threads: int) -> Callable[[], object]
 
 
 def bench(models: List[str], sizes: List[tuple], threads_list: List[int], runs: int = 20, warmup: int = 3,
-          progress: Optional[Callable[[dict], None]] = None) -> List[dict]:
+          progress: Optional[Callable[[dict], None]] = None, rounds: int = 1) -> List[dict]:
+    """Median/p90 ms per frame of every model at every size and thread count. rounds > 1 interleaves: the
+    `runs` timed calls of each model are split over `rounds` passes through all models, so a change in the
+    host's speed during the run (shared machines) hits every model alike instead of whichever ran then."""
     rows = []
+    rounds = max(1, min(rounds, runs))
     for threads in threads_list:
         for (w, h) in sizes:
             frame = test_frame(w, h)
+            if rounds == 1:
+                fns = ((m, _fn_for(m, frame, threads)) for m in models)
+            else:
+                fns = [(m, _fn_for(m, frame, threads)) for m in models]
+            times = {}
+            for r in range(rounds):
+                for m, fn in fns:
+                    n = runs // rounds + (1 if r < runs % rounds else 0)
+                    t = time_fn(fn, n, warmup if r == 0 else 1)
+                    times.setdefault(m, []).extend(t.pop("times"))
             for m in models:
-                fn = _fn_for(m, frame, threads)
-                r = {"model": m, "width": w, "height": h, "threads": threads}
-                r.update(time_fn(fn, runs, warmup))
-                rows.append(r)
+                ts = times[m]
+                med = float(np.median(ts))
+                row = {"model": m, "width": w, "height": h, "threads": threads, "ms_median": round(med, 2),
+                       "ms_p90": round(float(np.percentile(ts, 90)), 2), "fps": round(1000.0 / med, 1),
+                       "runs": len(ts), "rounds": rounds}
+                rows.append(row)
                 if progress:
-                    progress(r)
+                    progress(row)
     return rows
 
 
