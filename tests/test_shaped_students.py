@@ -224,3 +224,20 @@ def test_phase_stem_is_the_teacher_stem():
         assert float((build("cond-mg", stem="teacher", blocks=2).load_teacher().eval()(x, v) - b(x, v)).abs().max()) < 1e-5
         assert float((a(x, v) - b(x, v)).abs().max()) > 1e-3  # the perturbation did change the net
     assert not any(isinstance(m, torch.nn.Conv2d) and m.in_channels == 3 for m in c.stem)
+
+
+def test_mg_fold_half_collects_block_statistics():
+    """fold=half also folds each block's second style norm (batch-1 statistics are taken on the StyleNorm, whose
+    export path skips its inner norm module): every folded layer gets statistics and the output stays close."""
+    from framestyle.metrics.fidelity import psnr
+    from framestyle.nets import build
+    from framestyle.zoo.teachers import Teacher
+    t = Teacher("magenta:" + str(IMAGES / "starry_night.jpg"))
+    stats_on = [np.asarray(Image.open(IMAGES / n).convert("RGB").resize((192, 144)))
+                for n in ("aero1.jpg", "leuvenA.jpg")]
+    ref = build("mg", blocks=2).load_teacher(t.vec).eval()
+    net = build("mg", blocks=2, fold="half").eval()
+    assert net.fold_from(ref, stats_on)["norms_folded"] == 2 + 3
+    x = _photo(160, 120)
+    assert 20 < psnr(_run(net, x), _run(ref, x)) < 60
+

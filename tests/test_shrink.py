@@ -121,6 +121,28 @@ def test_cli_quantize_json_and_bad_model(tiny, home, capsys):
     assert main(["prune", str(tiny), "--ratio", "1.5", "-o", "z"]) == 2
 
 
+def test_cli_quantize_static_json_and_refusals(tiny, home, capsys):
+    """Static int8 with --json prints only JSON (ORT's calibration chatter goes to stderr); an int8 model, the
+    AdaIN model and an --out-dir that is a file are refused with one error line; a teacher whose style image is
+    not on this machine skips the teacher measurement instead of failing."""
+    card = json.loads(tiny.with_suffix(".json").read_text())
+    card.update(teacher="magenta:not-on-this-machine.jpg", fidelity={"psnr": 20.0})
+    tiny.with_suffix(".json").write_text(json.dumps(card))
+    assert main(["quantize", str(tiny), "--int8", "-o", "t8", "--json"]) == 0
+    cap = capsys.readouterr()
+    res = json.loads(cap.out)
+    assert res["name"] == "t8" and "psnr_vs_teacher" not in res
+    from framestyle.zoo import get_model
+    assert "not-on-this-machine" in get_model("t8").card["fidelity_skipped"]
+    (home / "afile").write_text("x")
+    for args, words in ((["t8", "--int8", "-o", "t88"], "already quantised"),
+                        (["adain-lite0", "--int8", "-o", "a8"], "student"),
+                        ([str(tiny), "--fp16", "-o", "t16", "--out-dir", str(home / "afile")], "--out-dir")):
+        assert main(["quantize", *args]) == 2, args
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error:") and words in err[0], err
+
+
 def test_quantize_arbitrary_student_calibrates_with_style_vectors(home):
     """An arbitrary-style student (cond-mg with Magenta's weights, stem=patch untrained) quantised to int8: the
     card keeps the student backend, the model runs with a style vector, and it is measured against Magenta and

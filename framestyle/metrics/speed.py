@@ -74,6 +74,7 @@ def bench(models: List[str], sizes: List[tuple], threads_list: List[int], runs: 
     `runs` timed calls of each model are split over `rounds` passes through all models, so a change in the
     host's speed during the run (shared machines) hits every model alike instead of whichever ran then."""
     rows = []
+    models = list(dict.fromkeys(models))  # a model named twice is timed once
     rounds = max(1, min(rounds, runs))
     for threads in threads_list:
         for (w, h) in sizes:

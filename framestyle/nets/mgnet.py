@@ -239,13 +239,13 @@ class MG(nn.Module):
         """Copy `twin` (all norms) into this net, folding the norms that are `Folded` here at the average
         statistics of their inputs on `inputs` and the fixed style's scale and shift."""
         pairs = twin.pairs()
-        stats = norm_stats(twin, [n.norm for _, n, _ in pairs], inputs)
+        stats = norm_stats(twin, [n for _, n, _ in pairs], inputs)  # hooks on StyleNorm: batch 1 skips n.norm
         self.stem.load_state_dict(twin.stem.state_dict())
         self.vec.copy_(twin.vec)
         for (c, n, _), (c2, n2, _) in zip(pairs, self.pairs()):
             if isinstance(n2, Folded):
                 g, b = (t.reshape(-1) for t in n.affine(twin.vec))
-                fold_conv(c2, c, stats[id(n.norm)], n.norm.eps, g, b)
+                fold_conv(c2, c, stats[id(n)], n.norm.eps, g, b)
             else:
                 c2.load_state_dict(c.state_dict())
                 n2.load_state_dict(n.state_dict())

@@ -34,7 +34,7 @@ PLANS = {"quarter": ((1, 2, 1), (2, 2, 1), (4, 1, 4)),   # all three at 1/4 reso
 
 class CNA(nn.Module):
     """conv (no bias) + instance/group norm + optional ReLU; reflect=True pads like the teacher.
-    MS26(norm="fixed") turns the norm into a conv bias (the norm at its average statistics, `fold_norms`)."""
+    MS26(fold=...) turns chosen norms into a conv bias (the norm at its average statistics, `fold_norms`)."""
 
     def __init__(self, cin, cout, k, stride=1, act=True, reflect=False, groups_norm: Optional[int] = None, pad=None):
         super().__init__()
@@ -165,15 +165,15 @@ class MS26(nn.Module):
 
 @torch.no_grad()
 def norm_stats(net: nn.Module, norms, inputs, n: int = 48, size: int = 256) -> dict:
-    """For each norm module in `norms` (InstanceNorm / GroupNorm, keyed by id): each channel's mean and variance
-    of its input, averaged over `n` random `size` crops of `inputs` (uint8 HxWx3) run through `net`. GroupNorm
-    pools a group's channels, as the norm does."""
+    """For each norm module in `norms` (InstanceNorm / GroupNorm / mgnet.StyleNorm, keyed by id): each channel's
+    mean and variance of its (first) input, averaged over `n` random `size` crops of `inputs` (uint8 HxWx3) run
+    through `net`. GroupNorm and StyleNorm pool a group's (a channel's phases') channels, as the norm does."""
     rng = np.random.default_rng(1)
     acc, hooks = {}, []
 
     def hook(mod, args, out):
         y = args[0]
-        g = getattr(mod, "num_groups", y.shape[1])
+        g = getattr(mod, "num_groups", None) or getattr(mod, "ch", None) or y.shape[1]  # GroupNorm / StyleNorm
         z = y.reshape(y.shape[0], g, -1)
         rep = y.shape[1] // g
         s = acc.setdefault(id(mod), [0.0, 0.0, 0])

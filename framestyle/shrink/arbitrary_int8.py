@@ -61,13 +61,17 @@ def phase_stem_copy(src: ModelInfo, dst: Path):
         return None
     from ..nets import build
     from ..train.arbitrary import export_student
-    net = build("cond-mg", **kw).load_onnx(src.path).eval().with_phase_stem()
+    try:
+        net = build("cond-mg", **kw).load_onnx(src.path).eval().with_phase_stem()
+    except (ValueError, RuntimeError) as exc:
+        from ..errors import UserError
+        raise UserError(f"model {src.name!r}: its card's arch_kwargs {kw} do not match its ONNX ({exc})") from None
     export_student(net, dst)
     return {"rewrite": "stem on 2x2 phases (exact: nets/mgnet.py phase_stem)", "arch_kwargs": {**kw, "stem": "phase"}}
 
 
 def quantize_student(src: ModelInfo, method: str, name: str, calib_dir=None, out_dir=None) -> dict:
-    """Quantise the student `src`, measure it, and add it to the user zoo as `name`."""
+    """Quantise the student `src`, measure it, and add it to the user zoo as `name` (or write it to `out_dir`)."""
     import json
     from .quantize import (CALIB_PERCENTILE, calibration_images, check_name, derived_card, quantize_file,
                            save_model)

@@ -5,7 +5,9 @@
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -119,11 +121,12 @@ def quantize_file(src: Path, dst: Path, method: str, calib: Optional[List[np.nda
                 CalibrationDataReader.register(_Reader)
                 # percentile ranges (99.99%): finer steps for the bulk of each activation than min/max
                 # (starry-rt: 25.13 vs 24.94 dB vs its teacher, docs/students.md)
-                quantize_static(str(pre), str(part), reader, quant_format=QuantFormat.QDQ, per_channel=True,
-                                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                                calibrate_method=CalibrationMethod.Percentile,
-                                extra_options={"CalibPercentile": CALIB_PERCENTILE},
-                                calibration_providers=["CPUExecutionProvider"], nodes_to_exclude=skip)
+                with contextlib.redirect_stdout(sys.stderr):  # ORT prints calibration progress: keep --json clean
+                    quantize_static(str(pre), str(part), reader, quant_format=QuantFormat.QDQ, per_channel=True,
+                                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                                    calibrate_method=CalibrationMethod.Percentile,
+                                    extra_options={"CalibPercentile": CALIB_PERCENTILE},
+                                    calibration_providers=["CPUExecutionProvider"], nodes_to_exclude=skip)
             else:
                 # ConvInteger on the CPU provider takes uint8 weights
                 quantize_dynamic(str(pre), str(part), per_channel=False, weight_type=QuantType.QUInt8,
@@ -183,8 +186,11 @@ def register_derived(tmp_path: Path, src: ModelInfo, name: str, method: str, ima
     card["fidelity_vs_source"] = cmp
     res = {}
     if src.card.get("fidelity") and src.kind == "fixed" and src.teacher and images is None:
-        card["fidelity"] = teacher_fidelity(tmp_path, src.teacher)
-        res = {"psnr_vs_teacher": card["fidelity"]["psnr"], "ssim_vs_teacher": card["fidelity"]["ssim"]}
+        try:
+            card["fidelity"] = teacher_fidelity(tmp_path, src.teacher)
+            res = {"psnr_vs_teacher": card["fidelity"]["psnr"], "ssim_vs_teacher": card["fidelity"]["ssim"]}
+        except UserError as exc:  # e.g. the teacher's style image is not on this machine: skip, say why
+            card["fidelity_skipped"] = str(exc)
     info = save_model(tmp_path, name, card, out_dir)
     return {"name": info.name, "path": str(info.path), "method": method, "derived_from": src.name,
             "size_bytes": info.size_bytes, "source_size_bytes": src.size_bytes,
@@ -210,20 +216,27 @@ def save_model(tmp_path: Path, name: str, card: dict, out_dir=None) -> ModelInfo
     from ..zoo.registry import _from_file
     check_onnx(tmp_path)
     dst = Path(out_dir) / f"{name}.onnx"
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(dst, tmp_path.read_bytes())
-    atomic_write_json(dst.with_suffix(".json"), {**card, "name": name})
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(dst, tmp_path.read_bytes())
+        atomic_write_json(dst.with_suffix(".json"), {**card, "name": name})
+    except OSError as exc:
+        raise UserError(f"--out-dir {out_dir}: cannot write there ({exc.strerror or exc})") from None
     return _from_file(dst, False)
 
 
 def quantize(model: Union[str, Path, ModelInfo], method: str, name: str, calib_dir=None, images=None,
              out_dir=None) -> dict:
-    """Quantise a zoo model or .onnx file, register it as `name`, report size and PSNR vs the float model."""
+    """Quantise a zoo model or .onnx file, add it to the user zoo as `name` (or write it to `out_dir`), report
+    size and PSNR vs the float model (and vs its teacher when it was distilled from one)."""
     src = load_info(model)
+    if src.kind == "arbitrary" and src.card.get("method") != "student":
+        raise UserError(f"model {src.name!r} is not a distilled arbitrary-style student (e.g. arbitrary-mg);"
+                        " quantise a student, or a fixed or multi-style model")
+    if src.card.get("quantization") or src.card.get("method") in METHODS or _is_quantised(src.path):
+        raise UserError(f"model {src.name!r} is already quantised; quantise its float source "
+                        f"({src.card.get('derived_from') or 'the model it was made from'})")
     if src.kind == "arbitrary":
-        if not src.card.get("style_input") and src.card.get("method") != "student":
-            raise UserError(f"model {src.name!r} is not a distilled arbitrary-style student (e.g. arbitrary-mg);"
-                            " quantise a student, or a fixed or multi-style model")
         from .arbitrary_int8 import quantize_student
         return quantize_student(src, method, name, calib_dir, out_dir)
     check_name(name, src)
@@ -234,6 +247,15 @@ def quantize(model: Union[str, Path, ModelInfo], method: str, name: str, calib_d
         extra = {"calibration": {"images": len(calib), "source": str(calib_dir or "default offline photos"),
                                  "per_channel": True, "ranges": f"percentile {CALIB_PERCENTILE}"}} if calib else {}
         return register_derived(tmp, src, name, method, images, out_dir, **extra)
+
+
+def _is_quantised(path: Path) -> bool:
+    import onnx
+    try:
+        nodes = onnx.load(str(path), load_external_data=False).graph.node
+    except Exception:  # unreadable files are reported by whoever loads them next
+        return False
+    return any(n.op_type in ("QuantizeLinear", "DequantizeLinear", "QLinearConv", "ConvInteger") for n in nodes)
 
 
 def check_name(name: str, src: ModelInfo) -> None:
