@@ -105,14 +105,12 @@ def cmd_eval_fidelity(args):
     from ..imageio import IMAGE_EXTS
     from ..train.distill import measure_fidelity
     from ..zoo import get_model
-    from ..zoo.teachers import Teacher
+    from ..zoo.teachers import Teacher, card_spec
     info = get_model(args.model)
     spec = args.teacher or info.teacher
     if not spec:
         raise UserError(f"model {info.name!r} has no teacher in its card; pass --teacher")
-    if spec.startswith("magenta:"):
-        from ..train.data import find_style_image
-        spec = f"magenta:{find_style_image(spec[8:])}"
+    spec = card_spec(spec)
     images = None
     if args.images:
         images = []

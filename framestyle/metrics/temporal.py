@@ -168,11 +168,8 @@ def _teacher(st, teacher):
     spec = (getattr(st, "info", None) and st.info.teacher) if teacher is None else teacher
     if not spec or spec == "none" or spec == "magenta":  # arbitrary-style students have no single teacher
         return None, None
-    from ..zoo.teachers import Teacher
-    spec = str(spec)
-    if spec.startswith("magenta:"):
-        from ..train.data import find_style_image
-        spec = f"magenta:{find_style_image(spec[8:])}"
+    from ..zoo.teachers import Teacher, card_spec
+    spec = card_spec(str(spec))
     return spec, Teacher(spec)
 
 

@@ -110,8 +110,9 @@ class MG(nn.Module):
         if not cond:
             self.register_buffer("vec", torch.zeros(1, 100))
         self.fold = fold
+        pairs = self.pairs()
         for i in self.folded(fold):  # these norms become conv biases at their average statistics (ms26.FOLDS)
-            conv, _, put = self.pairs()[i]
+            conv, _, put = pairs[i]
             if conv.bias is None:
                 conv.bias = nn.Parameter(torch.zeros(conv.out_channels))
             put(Folded())
@@ -163,10 +164,7 @@ class MG(nn.Module):
         if self.stem_kind == "phase":
             stem["conv1"], stem["conv2"] = phase_stem(*stem["conv1"], *stem["conv2"])
         if self.stem_kind in ("teacher", "phase"):
-            convs = [m for m in self.stem if isinstance(m, nn.Conv2d)]
-            for conv, name in zip(convs, ("conv1", "conv2", "conv3")):
-                conv.weight.copy_(stem[name][0])
-                conv.bias.copy_(stem[name][1])
+            _set_convs(self.stem, [stem[n] for n in ("conv1", "conv2", "conv3")])
         for i, (c1, n1, c2, n2) in enumerate(self.res):
             for conv, norm, j in ((c1, n1, 1), (c2, n2, 2)):
                 base = f"transformer/residual/residual{i + 1}/conv{j}"
@@ -191,11 +189,8 @@ class MG(nn.Module):
         net = copy.deepcopy(self)
         net.stem_kind = "phase"
         net.stem = MG(stem="phase", blocks=1).stem
-        (a, ab), (b, bb) = phase_stem(self.stem[0].weight, self.stem[0].bias, self.stem[2].weight, self.stem[2].bias)
-        for conv, w, bias in zip([m for m in net.stem if isinstance(m, nn.Conv2d)],
-                                 (a, b, self.stem[4].weight), (ab, bb, self.stem[4].bias)):
-            conv.weight.copy_(w)
-            conv.bias.copy_(bias)
+        first, second = phase_stem(self.stem[0].weight, self.stem[0].bias, self.stem[2].weight, self.stem[2].bias)
+        _set_convs(net.stem, [first, second, (self.stem[4].weight, self.stem[4].bias)])
         return net.eval()
 
     @torch.no_grad()
@@ -250,6 +245,14 @@ class MG(nn.Module):
                 c2.load_state_dict(c.state_dict())
                 n2.load_state_dict(n.state_dict())
         return {"norms_folded": len(self.folded(self.fold))}
+
+
+@torch.no_grad()
+def _set_convs(stem: nn.Sequential, weights) -> None:
+    """Copy (weight, bias) pairs into the stem's convs, in order."""
+    for conv, (w, b) in zip([m for m in stem if isinstance(m, nn.Conv2d)], weights):
+        conv.weight.copy_(w)
+        conv.bias.copy_(b)
 
 
 def phase_stem(w0, b0, w1, b1):

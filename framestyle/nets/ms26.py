@@ -169,7 +169,7 @@ def norm_stats(net: nn.Module, norms, inputs, n: int = 48, size: int = 256) -> d
     mean and variance of its (first) input, averaged over `n` random `size` crops of `inputs` (uint8 HxWx3) run
     through `net`. GroupNorm and StyleNorm pool a group's (a channel's phases') channels, as the norm does."""
     rng = np.random.default_rng(1)
-    acc, hooks = {}, []
+    acc = {}
 
     def hook(mod, args, out):
         y = args[0]

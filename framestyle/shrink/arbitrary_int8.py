@@ -27,30 +27,13 @@ def calibration_styles(n: int = CALIB_STYLES) -> list:
 
 def compare_students(ref: Path, other: Path, size: int = 512) -> dict:
     """`other` vs Magenta and vs the float student `ref`, held-out photos x held-out styles at `size`."""
-    from ..imageio import load_image
-    from ..metrics.fidelity import psnr, ssim
-    from ..runtime.arbitrary import StudentBackend
-    from ..train.arbitrary import held_out_styles
-    from ..train.data import held_out_images, resize_long
-    a, b = StudentBackend(ref), StudentBackend(other)
-    teacher = a.teacher
-    rows, per = [], []
-    styles = held_out_styles()
-    for p in held_out_images():
-        x = resize_long(load_image(p), size)
-        for name, s in styles:
-            v = a.style_vector(s)
-            ya, yb = a.transform(x, v).copy(), b.transform(x, v).copy()
-            t = (np.clip(teacher.transform(x, v), 0, 1) * 255 + 0.5).astype(np.uint8)
-            rows.append((psnr(yb, t), ssim(yb, t), psnr(yb, ya), ssim(yb, ya)))
-            per.append({"image": p.name, "style": name, "psnr": round(rows[-1][0], 2), "ssim": round(rows[-1][1], 4)})
-    if not rows:
+    from ..train.arbitrary import held_out_styles, student_fidelity
+    from ..zoo.magenta import MagentaTeacher
+    res = student_fidelity(other, MagentaTeacher(), held_out_styles(), size, ref=ref)
+    if not res["per_image"]:
         from ..errors import UserError
         raise UserError("no held-out photos found to measure quality (FRAMESTYLE_SHARED_DATA)")
-    m = np.mean(rows, axis=0)
-    return {"psnr": round(float(m[0]), 2), "ssim": round(float(m[1]), 4), "psnr_vs_source": round(float(m[2]), 2),
-            "ssim_vs_source": round(float(m[3]), 4), "size": size, "pairs": len(rows),
-            "styles": [n for n, _ in styles], "per_image": per}
+    return res
 
 
 def phase_stem_copy(src: ModelInfo, dst: Path):
@@ -73,8 +56,7 @@ def phase_stem_copy(src: ModelInfo, dst: Path):
 def quantize_student(src: ModelInfo, method: str, name: str, calib_dir=None, out_dir=None) -> dict:
     """Quantise the student `src`, measure it, and add it to the user zoo as `name` (or write it to `out_dir`)."""
     import json
-    from .quantize import (CALIB_PERCENTILE, calibration_images, check_name, derived_card, quantize_file,
-                           save_model)
+    from .quantize import calibration_card, calibration_images, check_name, derived_card, quantize_file, save_model
     check_name(name, src)
     calib = calibration_images(calib_dir) if method == "int8" else None
     styles = calibration_styles() if method == "int8" else None
@@ -85,9 +67,7 @@ def quantize_student(src: ModelInfo, method: str, name: str, calib_dir=None, out
         card = derived_card(src, method, tmp)
         card.update(method="student", quantization=method, **(rewrite or {}))  # `method` picks the backend
         if calib:
-            card["calibration"] = {"images": len(calib), "styles": len(styles),
-                                   "source": str(calib_dir or "default offline photos"), "per_channel": True,
-                                   "ranges": f"percentile {CALIB_PERCENTILE}"}
+            card["calibration"] = calibration_card(calib, calib_dir, styles=len(styles))
         tmp.with_suffix(".json").write_text(json.dumps(card, indent=2))
         card["fidelity"] = compare_students(src.path, tmp)
         info = save_model(tmp, name, card, out_dir)

@@ -54,6 +54,12 @@ def calibration_images(calib_dir: Optional[Union[str, Path]] = None, size: int =
     return [square(i, size) for i in imgs]
 
 
+def calibration_card(calib: List[np.ndarray], calib_dir=None, **extra) -> dict:
+    """What a derived card records about the int8 calibration."""
+    return {"images": len(calib), **extra, "source": str(calib_dir or "default offline photos"), "per_channel": True,
+            "ranges": f"percentile {CALIB_PERCENTILE}"}
+
+
 def square(img: np.ndarray, size: int) -> np.ndarray:
     """The central square of `img`, resized to size x size."""
     import cv2
@@ -199,30 +205,19 @@ def register_derived(tmp_path: Path, src: ModelInfo, name: str, method: str, ima
 
 def teacher_fidelity(path: Path, teacher: str) -> dict:
     """PSNR/SSIM vs the teacher a card names ("multistyle26:12", "magenta:starry_night.jpg"), held-out photos."""
-    from ..train.data import find_style_image
     from ..train.distill import measure_fidelity
-    from ..zoo.teachers import Teacher
-    kind, _, arg = teacher.partition(":")
-    spec = f"magenta:{find_style_image(arg)}" if kind == "magenta" else teacher
-    return measure_fidelity(path, Teacher(spec))
+    from ..zoo.teachers import Teacher, card_spec
+    return measure_fidelity(path, Teacher(card_spec(teacher)))
 
 
 def save_model(tmp_path: Path, name: str, card: dict, out_dir=None) -> ModelInfo:
     """Into the user zoo, or (out_dir) as out_dir/NAME.onnx + NAME.json, both written atomically."""
     if out_dir is None:
         return add_user_model(tmp_path, name, card)
-    from ..imageio import atomic_write_bytes, atomic_write_json
-    from ..runtime.session import check_onnx
-    from ..zoo.registry import _from_file
-    check_onnx(tmp_path)
-    dst = Path(out_dir) / f"{name}.onnx"
     try:
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(dst, tmp_path.read_bytes())
-        atomic_write_json(dst.with_suffix(".json"), {**card, "name": name})
+        return add_user_model(tmp_path, name, card, folder=out_dir)
     except OSError as exc:
         raise UserError(f"--out-dir {out_dir}: cannot write there ({exc.strerror or exc})") from None
-    return _from_file(dst, False)
 
 
 def quantize(model: Union[str, Path, ModelInfo], method: str, name: str, calib_dir=None, images=None,
@@ -244,8 +239,7 @@ def quantize(model: Union[str, Path, ModelInfo], method: str, name: str, calib_d
     with tempfile.TemporaryDirectory() as td:
         tmp = Path(td) / f"{name}.onnx"
         quantize_file(src.path, tmp, method, calib, src.multiple)
-        extra = {"calibration": {"images": len(calib), "source": str(calib_dir or "default offline photos"),
-                                 "per_channel": True, "ranges": f"percentile {CALIB_PERCENTILE}"}} if calib else {}
+        extra = {"calibration": calibration_card(calib, calib_dir)} if calib else {}
         return register_derived(tmp, src, name, method, images, out_dir, **extra)
 
 

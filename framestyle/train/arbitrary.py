@@ -285,13 +285,15 @@ def export_student(net, path: Path) -> dict:
     return {"onnx_vs_torch_max_abs": worst}
 
 
-def student_fidelity(model_path: Path, teacher, styles, size: int = 512) -> dict:
-    """PSNR/SSIM of the ONNX student (runtime backend) vs Magenta on held-out photos x styles at `size`."""
+def student_fidelity(model_path: Path, teacher, styles, size: int = 512, ref: Optional[Path] = None) -> dict:
+    """PSNR/SSIM of the ONNX student (runtime backend) vs Magenta on held-out photos x styles at `size`; with
+    `ref` (e.g. the float student of an int8 copy) also the mean PSNR/SSIM vs that student."""
     from ..imageio import load_image
     from ..metrics.fidelity import psnr, ssim
     from ..runtime.arbitrary import StudentBackend
     be = StudentBackend(model_path, teacher=teacher)
-    rows = []
+    other = StudentBackend(ref, teacher=teacher) if ref is not None else None
+    rows, vs_ref = [], []
     for p in held_out_images():
         x = resize_long(load_image(p), size)
         for name, s in styles:
@@ -299,9 +301,16 @@ def student_fidelity(model_path: Path, teacher, styles, size: int = 512) -> dict
             o = be.transform(x, v)
             t = (np.clip(teacher.transform(x, v), 0, 1) * 255 + 0.5).astype(np.uint8)
             rows.append({"image": p.name, "style": name, "psnr": round(psnr(o, t), 2), "ssim": round(ssim(o, t), 4)})
-    return {"psnr": round(float(np.mean([r["psnr"] for r in rows])), 2),
-            "ssim": round(float(np.mean([r["ssim"] for r in rows])), 4), "size": size,
-            "styles": [n for n, _ in styles], "per_image": rows}
+            if other is not None:
+                y = other.transform(x, v)
+                vs_ref.append((psnr(o, y), ssim(o, y)))
+    out = {"psnr": round(float(np.mean([r["psnr"] for r in rows])), 2),
+           "ssim": round(float(np.mean([r["ssim"] for r in rows])), 4), "size": size,
+           "styles": [n for n, _ in styles], "pairs": len(rows), "per_image": rows}
+    if vs_ref:
+        m = np.mean(vs_ref, axis=0)
+        out.update(psnr_vs_source=round(float(m[0]), 2), ssim_vs_source=round(float(m[1]), 4))
+    return out
 
 
 # -- the loop -------------------------------------------------------------------------------

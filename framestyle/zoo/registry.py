@@ -109,13 +109,17 @@ def get_model(name: Optional[str] = None) -> ModelInfo:
     raise UserError(f"unknown model {name!r}; available: {names} (see `framestyle models`)")
 
 
-def add_user_model(src: Path, name: Optional[str] = None, card: Optional[dict] = None) -> ModelInfo:
-    """Copy an .onnx (and its card) into the user zoo after checking it loads."""
+def add_user_model(src: Path, name: Optional[str] = None, card: Optional[dict] = None,
+                   folder: Optional[Path] = None) -> ModelInfo:
+    """Copy an .onnx (and its card) into the user zoo (or into `folder`, created if needed, e.g. the built-in
+    folder) after checking it loads."""
     from ..runtime.session import check_onnx
     src = Path(src)
     check_onnx(src)
     name = name or src.stem
-    dst = user_models_dir() / f"{name}.onnx"
+    if folder is not None:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    dst = (Path(folder) if folder is not None else user_models_dir()) / f"{name}.onnx"
     if src.resolve() != dst.resolve():
         atomic_write_bytes(dst, src.read_bytes())
     card = dict(card or _read_card(src))

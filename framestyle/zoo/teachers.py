@@ -50,6 +50,15 @@ def parse_style(spec, n: int = NUM_STYLES):
     return w / w.sum()
 
 
+def card_spec(label: str) -> str:
+    """A model card's teacher label as a Teacher spec: "magenta:starry_night.jpg" names the style image, found
+    as given or in the shared / OpenCV sample data; other labels ("multistyle26:7") are specs already."""
+    if label.startswith("magenta:"):
+        from ..train.data import find_style_image
+        return f"magenta:{find_style_image(label[8:])}"
+    return label
+
+
 def _index(i: int, n: int) -> int:
     if not 0 <= i < n:
         raise UserError(f"style index must be 0 to {n - 1}, got {i}")
