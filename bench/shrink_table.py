@@ -104,11 +104,11 @@ def bench_one(src, args, td, rows):
     teacher, why = (None, "random weights") if src.card.get("random") else teacher_for(src.card)
     cache = {}
     variants = [("fp32", src, {})]
-    for label, fn in (("fp16", lambda n: quantize(src, "fp16", n)),
-                      ("int8 static", lambda n: quantize(src, "int8", n)),
-                      ("int8 dynamic", lambda n: quantize(src, "int8-dynamic", n)),
-                      ("pruned 50%", lambda n: prune(src, 0.5, n, steps=args.prune_steps, progress=False)),
-                      ("binary", lambda n: binarize(src, n, steps=args.binary_steps, progress=False))):
+    for label, fn in (("fp16", lambda n: quantize(src, "fp16", n, force=True)),
+                      ("int8 static", lambda n: quantize(src, "int8", n, force=True)),
+                      ("int8 dynamic", lambda n: quantize(src, "int8-dynamic", n, force=True)),
+                      ("pruned 50%", lambda n: prune(src, 0.5, n, steps=args.prune_steps, progress=False, force=True)),
+                      ("binary", lambda n: binarize(src, n, steps=args.binary_steps, progress=False, force=True))):
         name = f"{src.name}-{label.replace(' ', '-').replace('%', '')}"
         t0 = time.perf_counter()
         res = fn(name)

@@ -32,7 +32,7 @@ run() {
   if [[ "$name" == *-rt ]]; then
     # the float net is an intermediate (runs/NAME/out); the int8 copy is what ships
     framestyle distill "$@" "${RT[@]}" --steps "$STEPS" --out-dir "runs/$name/out" -o "$name" --threads 1
-    framestyle quantize "runs/$name/out/$name.onnx" --int8 -o "$name-int8" --out-dir "$OUT"
+    framestyle quantize "runs/$name/out/$name.onnx" --int8 -o "$name-int8" --out-dir "$OUT" --force
     return
   fi
   framestyle distill "$@" "${arch[@]}" --steps "$STEPS" --out-dir "$OUT" -o "$name" --threads 1

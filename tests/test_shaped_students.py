@@ -241,3 +241,30 @@ def test_mg_fold_half_collects_block_statistics():
     x = _photo(160, 120)
     assert 20 < psnr(_run(net, x), _run(ref, x)) < 60
 
+
+
+def test_mg_narrow_up_path_keeps_teacher_channels(tmp_path):
+    """`up=C1,C2` keeps C1 and C2 of the teacher's 16 and 8 up-path channels: 16,8 is the teacher net exactly, a
+    narrower one holds the chosen teacher channels, is close to the full net on a photo and exports."""
+    from framestyle.export.onnx import check_against_torch, export_onnx
+    from framestyle.metrics.fidelity import psnr
+    from framestyle.nets import build
+    from framestyle.nets.mgnet import teacher_weights, up_keep
+    from framestyle.zoo.teachers import Teacher
+    t = Teacher("magenta:" + str(IMAGES / "starry_night.jpg"))
+    full = build("mg", stem="phase").load_teacher(t.vec).eval()
+    same = build("mg", stem="phase", up="16,8").load_teacher(t.vec).eval()
+    x = _photo(192, 128)
+    assert np.array_equal(_run(full, x), _run(same, x))
+    narrow = build("mg", stem="phase", up="12,6").load_teacher(t.vec).eval()
+    k1, k2, _ = up_keep(teacher_weights(), (12, 6), t.vec)
+    assert len(k1) == 12 and len(k2) == 6 and bool((k1[1:] > k1[:-1]).all())
+    assert narrow.head[1].weight.shape[:2] == (6 * 16, 12 * 4)
+    sc = teacher_weights()["transformer/expand/conv2/conv/StyleNorm/Conv_1/bias"]
+    assert torch.equal(narrow.head_norm[1].scale.bias, sc[k2])
+    assert 18 < psnr(_run(narrow, x), _run(full, x)) < 60  # changed, but still the same picture
+    export_onnx(narrow.for_export(), tmp_path / "n.onnx", multiple=4)
+    assert check_against_torch(narrow.for_export(), tmp_path / "n.onnx", [(36, 52)])["onnx_vs_torch_max_abs"] < 1e-4
+    from framestyle.errors import UserError
+    with pytest.raises(UserError, match="up C1,C2"):
+        build("mg", up="20,8")

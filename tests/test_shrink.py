@@ -119,6 +119,16 @@ def test_cli_quantize_json_and_bad_model(tiny, home, capsys):
     assert capsys.readouterr().err.startswith("error:")
     assert main(["quantize", str(tiny), "--fp16", "--dynamic", "-o", "z"]) == 2
     assert main(["prune", str(tiny), "--ratio", "1.5", "-o", "z"]) == 2
+    # an existing model of that name is kept unless --force: same bytes after the refusal, replaced with it
+    made = res["path"]
+    before = open(made, "rb").read()
+    capsys.readouterr()
+    assert main(["quantize", str(tiny), "--fp16", "-o", "cli-int8"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "exists" in err[0] and "--force" in err[0]
+    assert open(made, "rb").read() == before
+    assert main(["quantize", str(tiny), "--fp16", "-o", "cli-int8", "--force", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["method"] == "fp16" and open(made, "rb").read() != before
 
 
 def test_cli_quantize_static_json_and_refusals(tiny, home, capsys):

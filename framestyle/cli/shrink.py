@@ -17,6 +17,7 @@ def add_parsers(sub):
     q.add_argument("--calib", type=Path, help="folder of calibration photos (default: offline sample photos)")
     q.add_argument("-o", "--output", required=True, help="name of the new model")
     q.add_argument("--out-dir", type=Path, help="write NAME.onnx + NAME.json here instead of the user zoo")
+    q.add_argument("--force", action="store_true", help="replace an existing model of that name")
     q.add_argument("--json", action="store_true", help="print the result as JSON")
     q.set_defaults(func=cmd_quantize)
 
@@ -26,6 +27,7 @@ def add_parsers(sub):
     p.add_argument("--steps", type=int, default=300, help="distillation fine-tune steps (default 300)")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("-o", "--output", required=True, help="name of the new model")
+    p.add_argument("--force", action="store_true", help="replace an existing model of that name")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_prune)
 
@@ -34,6 +36,7 @@ def add_parsers(sub):
     b.add_argument("--steps", type=int, default=400, help="straight-through fine-tune steps (default 400)")
     b.add_argument("--lr", type=float, default=1e-3)
     b.add_argument("-o", "--output", required=True, help="name of the new model")
+    b.add_argument("--force", action="store_true", help="replace an existing model of that name")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_binarize)
 
@@ -67,7 +70,8 @@ def cmd_quantize(args) -> int:
     if args.calib and (args.fp16 or args.dynamic):
         raise UserError("--calib is for static --int8 only")
     method = "fp16" if args.fp16 else ("int8-dynamic" if args.dynamic else "int8")
-    res = quantize(args.model, method, args.output, calib_dir=args.calib, out_dir=args.out_dir)
+    res = quantize(args.model, method, args.output, calib_dir=args.calib, out_dir=args.out_dir,
+                   force=args.force)
     vs_teacher = (f"; vs teacher {res['psnr_vs_teacher']} dB / SSIM {res['ssim_vs_teacher']}"
                   if "psnr_vs_teacher" in res else "")
     return _print(res, args.json, f"wrote {res['path']} ({method}): {_kb(res['size_bytes'])} "
@@ -77,7 +81,8 @@ def cmd_quantize(args) -> int:
 
 def cmd_prune(args) -> int:
     from ..shrink.prune import prune
-    res = prune(args.model, args.ratio, args.output, steps=args.steps, lr=args.lr, progress=not args.json)
+    res = prune(args.model, args.ratio, args.output, steps=args.steps, lr=args.lr, progress=not args.json,
+                force=args.force)
     c0, c1 = res["channels"]
     return _print(res, args.json, f"wrote {res['path']}: channels {c0} -> {c1}, params {res['source_params']} -> "
                   f"{res['params']}, {_kb(res['size_bytes'])}; PSNR vs original {res['psnr_vs_source']} dB")
@@ -85,7 +90,8 @@ def cmd_prune(args) -> int:
 
 def cmd_binarize(args) -> int:
     from ..shrink.binarize import binarize
-    res = binarize(args.model, args.output, steps=args.steps, lr=args.lr, progress=not args.json)
+    res = binarize(args.model, args.output, steps=args.steps, lr=args.lr, progress=not args.json,
+                   force=args.force)
     pk = res["packing"]
     return _print(res, args.json, f"wrote {res['path']}: {res['binary_layers']} binary conv layers (first/last "
                   f"float); packed size {_kb(pk['packed_bytes'])} vs float {_kb(pk['float32_bytes'])} "

@@ -8,6 +8,9 @@ channels, pixel shuffle out), optionally a patch stem fitted to the teacher's 1/
 
 - `mg`: one style, its vector kept inside the net (constant-folded in the ONNX): `distill --teacher magenta`.
 - `cond-mg`: any style: `forward(x, style)`, the norms' 1x1 maps kept (`train-arbitrary --arch cond-mg`).
+
+Width knob `up=C1,C2` (teacher 16,8): the up-path keeps the C1 and C2 teacher channels that feed the next layer
+most (`up_keep`); `blocks=N` keeps the first N residual blocks. Both cut the 720p cost (docs/students.md).
 """
 from __future__ import annotations
 
@@ -20,7 +23,6 @@ from .ms26 import FOLDS, PLANS, fit_stem, fold_conv, norm_stats, phase_conv, pha
 from .registry import register
 
 STEM = ((3, 8, 9, 1), (8, 16, 3, 2), (16, 32, 3, 2))   # (in, out, kernel, stride)
-HEAD = ((32, 16, 3, 2), (16, 8, 3, 2), (8, 3, 9, 1))   # (in, out, kernel, nearest upsample before)
 CH, BLOCKS = 32, 5
 
 
@@ -80,13 +82,17 @@ class Folded(nn.Module):
 
 class MG(nn.Module):
     def __init__(self, cond: bool = False, stem: str = "teacher", blocks: int = BLOCKS, stem_fit: int = 300,
-                 head_res: str = "quarter", fold: str = "none"):
+                 head_res: str = "quarter", fold: str = "none", up=(16, 8)):
         super().__init__()
+        up = tuple(int(c) for c in (up.split(",") if isinstance(up, str) else up))
         if (stem not in ("teacher", "patch", "phase") or not 1 <= blocks <= BLOCKS or head_res not in PLANS
-                or fold not in FOLDS or (cond and fold != "none")):
-            raise ValueError("mg: stem teacher|patch|phase, blocks 1..5, head_res quarter|half, fold "
-                             + "|".join(FOLDS) + " (fold only for a fixed style: mg, not cond-mg)")
-        self.args = dict(stem=stem, blocks=blocks, stem_fit=stem_fit, head_res=head_res)
+                or fold not in FOLDS or (cond and fold != "none") or len(up) != 2
+                or not (1 <= up[0] <= 16 and 1 <= up[1] <= 8)):
+            raise ValueError("mg: stem teacher|patch|phase, blocks 1..5, head_res quarter|half, up C1,C2 (at most "
+                             "16,8), fold " + "|".join(FOLDS) + " (fold only for a fixed style: mg, not cond-mg)")
+        self.args = dict(stem=stem, blocks=blocks, stem_fit=stem_fit, head_res=head_res, up=up)
+        self.up = up
+        head = ((CH, up[0], 3, 2), (up[0], up[1], 3, 2), (up[1], 3, 9, 1))
         self.plan = PLANS[head_res]
         self.cond, self.stem_kind, self.stem_fit, self.multiple = cond, stem, stem_fit, 4
         if stem == "teacher":
@@ -102,11 +108,11 @@ class MG(nn.Module):
         self.res = nn.ModuleList([nn.ModuleList([nn.Conv2d(CH, CH, 3, padding=1), StyleNorm(CH),
                                                  nn.Conv2d(CH, CH, 3, padding=1), StyleNorm(CH)])
                                   for _ in range(blocks)])
-        ks = [phase_kernel(k, fi, up) for (_, _, k, _), (fi, up, _) in zip(HEAD, self.plan)]
-        self.head = nn.ModuleList([nn.Conv2d(ci * fi * fi, co * (fi * up) ** 2, kk, padding=kk // 2, bias=False)
-                                   for (ci, co, _, _), (fi, up, _), kk in zip(HEAD, self.plan, ks)])
-        self.head_norm = nn.ModuleList([StyleNorm(co, (fi * up) ** 2)
-                                        for (_, co, _, _), (fi, up, _) in zip(HEAD, self.plan)])
+        ks = [phase_kernel(k, fi, u) for (_, _, k, _), (fi, u, _) in zip(head, self.plan)]
+        self.head = nn.ModuleList([nn.Conv2d(ci * fi * fi, co * (fi * u) ** 2, kk, padding=kk // 2, bias=False)
+                                   for (ci, co, _, _), (fi, u, _), kk in zip(head, self.plan, ks)])
+        self.head_norm = nn.ModuleList([StyleNorm(co, (fi * u) ** 2)
+                                        for (_, co, _, _), (fi, u, _) in zip(head, self.plan)])
         if not cond:
             self.register_buffer("vec", torch.zeros(1, 100))
         self.fold = fold
@@ -139,9 +145,11 @@ class MG(nn.Module):
             y = y + n2(c2(torch.relu(n1(c1(y), v))), v)
         for i, (conv, norm, (_, _, shuffle)) in enumerate(zip(self.head, self.head_norm, self.plan)):
             y = norm(conv(y), v)
-            y = torch.relu(y) if i < 2 else y
+            # the sigmoid before the last shuffle (the same function): an int8 graph then ends in uint8 codes
+            # that the uint8 wrapper only rearranges (runtime.session.uint8_graph)
+            y = torch.relu(y) if i < 2 else torch.sigmoid(y)
             y = F.pixel_shuffle(y, shuffle) if shuffle > 1 else y
-        return torch.sigmoid(y)
+        return y
 
     @torch.no_grad()
     def for_export(self) -> "MG":
@@ -171,10 +179,13 @@ class MG(nn.Module):
                 conv.weight.copy_(tw[base + "/weights"])
                 conv.bias.zero_()  # cancelled by the norm's mean
                 _put_norm(norm, tw, base)
+        keep = up_keep(tw, self.up, vec if not self.cond else None)
         for i, (conv, norm, (fi, up, _)) in enumerate(zip(self.head, self.head_norm, self.plan)):
             base = f"transformer/expand/conv{i + 1}/conv"
-            conv.weight.copy_(phase_conv(tw[base + "/weights"], fi, up))
-            _put_norm(norm, tw, base)
+            w = tw[base + "/weights"][keep[i]]
+            w = w[:, keep[i - 1]] if i else w
+            conv.weight.copy_(phase_conv(w, fi, up))
+            _put_norm(norm, tw, base, keep[i])
         if vec is not None and not self.cond:
             self.vec.copy_(torch.as_tensor(np.asarray(vec, np.float32)).reshape(1, 100))
         return self
@@ -279,11 +290,28 @@ def phase_stem(w0, b0, w1, b1):
     return (a, b0.repeat_interleave(4)), (b, b1)
 
 
-def _put_norm(norm: StyleNorm, tw: dict, base: str) -> None:
-    norm.scale.weight.copy_(tw[base + "/StyleNorm/Conv_1/weights"].reshape(norm.ch, 100))
-    norm.scale.bias.copy_(tw[base + "/StyleNorm/Conv_1/bias"])
-    norm.shift.weight.copy_(tw[base + "/StyleNorm/Conv/weights"].reshape(norm.ch, 100))
-    norm.shift.bias.copy_(tw[base + "/StyleNorm/Conv/bias"])
+def _put_norm(norm: StyleNorm, tw: dict, base: str, keep=slice(None)) -> None:
+    norm.scale.weight.copy_(tw[base + "/StyleNorm/Conv_1/weights"].reshape(-1, 100)[keep])
+    norm.scale.bias.copy_(tw[base + "/StyleNorm/Conv_1/bias"][keep])
+    norm.shift.weight.copy_(tw[base + "/StyleNorm/Conv/weights"].reshape(-1, 100)[keep])
+    norm.shift.bias.copy_(tw[base + "/StyleNorm/Conv/bias"][keep])
+
+
+def up_keep(tw: dict, up, vec=None) -> list:
+    """Which teacher channels the up-path keeps (sorted indices per layer): the `up[i]` channels whose normalised
+    output feeds the next conv most, |style scale| x L1 of the next conv's weights reading it (the scale at the
+    style vector `vec`, or its style-independent bias for any style). All of them for the teacher's 16,8."""
+    keep = []
+    for i, n in enumerate(up):
+        base = f"transformer/expand/conv{i + 1}/conv"
+        scale = tw[base + "/StyleNorm/Conv_1/bias"].clone()
+        if vec is not None:
+            scale += tw[base + "/StyleNorm/Conv_1/weights"].reshape(-1, 100) @ torch.as_tensor(
+                np.asarray(vec, np.float32)).reshape(100)
+        nxt = tw[f"transformer/expand/conv{i + 2}/conv/weights"]
+        score = scale.abs() * nxt.abs().sum((0, 2, 3))
+        keep.append(torch.sort(torch.topk(score, n).indices).values)
+    return keep + [torch.arange(3)]
 
 
 _TEACHER = {}
@@ -308,11 +336,12 @@ def teacher_weights() -> dict:
 
 
 @register("mg")
-def mg(stem: str = "teacher", blocks: int = BLOCKS, stem_fit: int = 300, head_res: str = "quarter", fold: str = "none"):
+def mg(stem: str = "teacher", blocks: int = BLOCKS, stem_fit: int = 300, head_res: str = "quarter", fold: str = "none",
+       up="16,8"):
     return MG(cond=False, stem=str(stem), blocks=int(blocks), stem_fit=int(stem_fit), head_res=str(head_res),
-              fold=str(fold))
+              fold=str(fold), up=up)
 
 
 @register("cond-mg")
-def cond_mg(stem: str = "teacher", blocks: int = BLOCKS, stem_fit: int = 300, head_res: str = "quarter"):
-    return MG(cond=True, stem=str(stem), blocks=int(blocks), stem_fit=int(stem_fit), head_res=str(head_res))
+def cond_mg(stem: str = "teacher", blocks: int = BLOCKS, stem_fit: int = 300, head_res: str = "quarter", up="16,8"):
+    return MG(cond=True, stem=str(stem), blocks=int(blocks), stem_fit=int(stem_fit), head_res=str(head_res), up=up)

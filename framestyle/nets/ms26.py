@@ -105,10 +105,11 @@ class MS26(nn.Module):
             y = self.head[0](F.interpolate(y, scale_factor=2, mode="nearest"))
             y = self.head[1](F.interpolate(y, scale_factor=2, mode="nearest"))
             return torch.sigmoid(self.head[2](y))
-        for layer, (_, _, shuffle) in zip(self.head, self.plan):
+        for i, (layer, (_, _, shuffle)) in enumerate(zip(self.head, self.plan)):
             y = layer(y)
+            y = torch.sigmoid(y) if i == 2 else y  # before the last shuffle (the same): see runtime.session
             y = F.pixel_shuffle(y, shuffle) if shuffle > 1 else y
-        return torch.sigmoid(y)
+        return y
 
     # -- starting from the teacher ------------------------------------------------------------------
 

@@ -60,6 +60,9 @@ def uint8_graph(path) -> bytes:
     opset = max(o.version for o in m.opset_import if o.domain in ("", "ai.onnx"))
     if opset < 13:
         raise ValueError("opset < 13")
+    from .u8ends import rewrite
+    if rewrite(m, U8_IN, U8_OUT):  # an int8 graph with exact 8-bit ends: bytes in, bytes out
+        return m.SerializeToString()
 
     def const(name, value, dtype=TensorProto.FLOAT, dims=()):
         return helper.make_tensor(name, dtype, dims, [value] if not dims else value)

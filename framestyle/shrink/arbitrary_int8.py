@@ -53,11 +53,12 @@ def phase_stem_copy(src: ModelInfo, dst: Path):
     return {"rewrite": "stem on 2x2 phases (exact: nets/mgnet.py phase_stem)", "arch_kwargs": {**kw, "stem": "phase"}}
 
 
-def quantize_student(src: ModelInfo, method: str, name: str, calib_dir=None, out_dir=None) -> dict:
+def quantize_student(src: ModelInfo, method: str, name: str, calib_dir=None, out_dir=None,
+                     force: bool = False) -> dict:
     """Quantise the student `src`, measure it, and add it to the user zoo as `name` (or write it to `out_dir`)."""
     import json
     from .quantize import calibration_card, calibration_images, check_name, derived_card, quantize_file, save_model
-    check_name(name, src)
+    check_name(name, src, out_dir, force)
     calib = calibration_images(calib_dir) if method == "int8" else None
     styles = calibration_styles() if method == "int8" else None
     with tempfile.TemporaryDirectory() as td:

@@ -63,14 +63,14 @@ def packed_bytes(net, convs) -> dict:
 
 
 def binarize(model: Union[str, Path, ModelInfo], name: str, steps: int = 400, lr: float = 1e-3, images=None,
-             progress: bool = True, imgs=None) -> dict:
+             progress: bool = True, imgs=None, force: bool = False) -> dict:
     """Binarise the inner conv weights of a student, fine-tune with STE from the float model, register `name`."""
     import copy
     from ..export.onnx import export_onnx
     from .finetune import finetune
     from .quantize import check_name, register_derived
     orig, src = torch_from_onnx(model)
-    check_name(name, src)
+    check_name(name, src, force=force)
     net = copy.deepcopy(orig)
     convs = attach(net)
     ft = finetune(net, orig, steps, lr=lr, progress=progress, imgs=imgs, desc=f"binarize {name}")

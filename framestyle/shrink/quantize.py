@@ -103,9 +103,9 @@ class _Reader:
 
 
 def quantize_file(src: Path, dst: Path, method: str, calib: Optional[List[np.ndarray]] = None,
-                  multiple: int = 8, styles=None) -> None:
+                  multiple: int = 8, styles=None, keep_float=()) -> None:
     """Write the quantised copy of `src` to `dst` (atomically). `styles`: style vectors to calibrate an
-    arbitrary-style student with."""
+    arbitrary-style student with; `keep_float`: names of further nodes to leave in float."""
     import onnx
     dst = Path(dst)
     part = dst.with_name(dst.name + ".part.onnx")
@@ -120,8 +120,10 @@ def quantize_file(src: Path, dst: Path, method: str, calib: Optional[List[np.nda
         with tempfile.TemporaryDirectory() as td:
             pre = Path(td) / "pre.onnx"
             quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
+            pm = onnx.load(str(pre))
             # float: the norms, and the 100->C style maps (tiny, run once per frame: quantising only adds nodes)
-            skip = [n.name for n in onnx.load(str(pre)).graph.node if n.op_type in ("InstanceNormalization", "Gemm")]
+            skip = [n.name for n in pm.graph.node if n.op_type in ("InstanceNormalization", "Gemm")
+                    or n.name in keep_float]
             if method == "int8":
                 reader = _Reader(src, calib or calibration_images(), multiple, styles)
                 CalibrationDataReader.register(_Reader)
@@ -131,7 +133,8 @@ def quantize_file(src: Path, dst: Path, method: str, calib: Optional[List[np.nda
                     quantize_static(str(pre), str(part), reader, quant_format=QuantFormat.QDQ, per_channel=True,
                                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                                     calibrate_method=CalibrationMethod.Percentile,
-                                    extra_options={"CalibPercentile": CALIB_PERCENTILE},
+                                    extra_options={"CalibPercentile": CALIB_PERCENTILE,
+                                                   "TensorQuantOverrides": byte_exact(pm)},
                                     calibration_providers=["CPUExecutionProvider"], nodes_to_exclude=skip)
             else:
                 # ConvInteger on the CPU provider takes uint8 weights
@@ -140,6 +143,40 @@ def quantize_file(src: Path, dst: Path, method: str, calib: Optional[List[np.nda
     else:
         raise UserError(f"unknown quantisation {method!r}; choose one of {', '.join(METHODS)}")
     part.replace(dst)
+
+
+def byte_exact(model) -> dict:
+    """Quantisation overrides for the tensors that hold 8-bit pixels: the input image (bytes / 255), the output of
+    a one-hot space-to-depth conv on it, and a final sigmoid's output up to the graph output (through pixel
+    shuffles). Scale 1/255, zero point 0: exact for 8-bit frames (the calibrated ranges clipped the brightest
+    output values, e.g. at 0.949 for starry-rt), and the uint8 runtime passes these bytes without conversion
+    (runtime.u8ends)."""
+    g = model.graph
+    exact = [{"scale": np.array(1 / 255, np.float32), "zero_point": np.array(0, np.uint8)}]
+    names = [g.input[0].name]
+    for n in g.node:
+        if n.op_type == "Conv" and n.input[0] == names[0] and len(n.input) == 2:
+            from ..runtime.u8ends import one_hot_s2d_weight
+            w = next((i for i in g.initializer if i.name == n.input[1]), None)
+            if w is not None and one_hot_s2d_weight(onnx_array(w)):
+                names.append(n.output[0])
+    out = g.output[0].name
+    chain, t = [], out
+    while True:
+        prod = next((n for n in g.node if t in n.output), None)
+        if prod is None or prod.op_type not in ("DepthToSpace", "Sigmoid"):
+            break
+        chain.append(t)
+        if prod.op_type == "Sigmoid":
+            names += chain
+            break
+        t = prod.input[0]
+    return {k: exact for k in names}
+
+
+def onnx_array(t):
+    from onnx import numpy_helper
+    return numpy_helper.to_array(t)
 
 
 def compare_models(ref: ModelInfo, other: ModelInfo, images: Optional[Iterable] = None, size: int = 512,
@@ -221,7 +258,7 @@ def save_model(tmp_path: Path, name: str, card: dict, out_dir=None) -> ModelInfo
 
 
 def quantize(model: Union[str, Path, ModelInfo], method: str, name: str, calib_dir=None, images=None,
-             out_dir=None) -> dict:
+             out_dir=None, force: bool = False) -> dict:
     """Quantise a zoo model or .onnx file, add it to the user zoo as `name` (or write it to `out_dir`), report
     size and PSNR vs the float model (and vs its teacher when it was distilled from one)."""
     src = load_info(model)
@@ -233,8 +270,8 @@ def quantize(model: Union[str, Path, ModelInfo], method: str, name: str, calib_d
                         f"({src.card.get('derived_from') or 'the model it was made from'})")
     if src.kind == "arbitrary":
         from .arbitrary_int8 import quantize_student
-        return quantize_student(src, method, name, calib_dir, out_dir)
-    check_name(name, src)
+        return quantize_student(src, method, name, calib_dir, out_dir, force)
+    check_name(name, src, out_dir, force)
     calib = calibration_images(calib_dir) if method == "int8" else None
     with tempfile.TemporaryDirectory() as td:
         tmp = Path(td) / f"{name}.onnx"
@@ -252,9 +289,15 @@ def _is_quantised(path: Path) -> bool:
     return any(n.op_type in ("QuantizeLinear", "DequantizeLinear", "QLinearConv", "ConvInteger") for n in nodes)
 
 
-def check_name(name: str, src: ModelInfo) -> None:
+def check_name(name: str, src: ModelInfo, out_dir=None, force: bool = False) -> None:
+    """A valid new name whose files do not exist yet where they will be written (unless `force`)."""
     import re
+    from ..paths import user_models_dir
     if not name or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name) or name.endswith(".onnx"):
         raise UserError(f"-o {name!r}: give a model name (letters, digits, - _ .), not a path")
     if name == src.name:
         raise UserError(f"-o {name!r} is the source model's name; choose a new name")
+    dst = Path(out_dir) if out_dir is not None else user_models_dir()
+    if not force and (dst / f"{name}.onnx").exists():
+        raise UserError(f"-o {name!r}: {dst / (name + '.onnx')} exists; choose a new name or pass --force to "
+                        "replace it")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 from typing import List, Optional
@@ -58,7 +59,7 @@ def cached_pairs(teacher, imgs, names, progress: bool = True):
             pass
     pairs = make_pairs(teacher, imgs, progress=progress)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part.npz")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.part.npz")  # per process: parallel runs share the cache
     np.savez(tmp, **{f"x{i}": x for i, (x, _) in enumerate(pairs)}, **{f"y{i}": y for i, (_, y) in enumerate(pairs)})
     tmp.replace(path)
     return pairs
