@@ -18,9 +18,10 @@ OUT=framestyle/zoo/builtin
 FAST=(--arch fast --arch-arg alpha=1.34 --arch-arg blocks=8 --crop 0 --batch 4)
 MS26=(--arch ms26 --arch-arg blocks=6 --crop 0 --batch 4 --lr 5e-4)  # fine-tunes the teacher: lower lr
 MG=(--arch mg --crop 0 --batch 4 --lr 5e-4)
-# the real-time line (docs/students.md): mg with its stem on 2x2 phases (exact) and half its norms folded into
-# conv biases, then int8 (`framestyle quantize`, calibrated on the offline photos)
-RT=(--arch mg --arch-arg stem=phase --arch-arg fold=half --crop 0 --batch 4 --lr 5e-4)
+# the real-time line (docs/students.md): mg with its stem on 2x2 phases (exact), half its norms folded into
+# conv biases and a narrower up-path (16,4 of the teacher's 16,8 channels), then int8 (`framestyle quantize`,
+# calibrated on the offline photos, byte-exact ends)
+RT=(--arch mg --arch-arg stem=phase --arch-arg fold=half --arch-arg up=16,4 --crop 0 --batch 4 --lr 5e-4)
 STYLES=../shared/data/images
 run() {
   local name=$1; shift
@@ -52,8 +53,8 @@ run sepia     --teacher multistyle26:0
 run pastel    --teacher multistyle26:12
 run nightblue --teacher multistyle26:19
 run graffiti  --teacher magenta --style-image /usr/share/doc/opencv-doc/examples/data/graf1.png
-# real time with the teacher-shaped quality (shipped: 2000 steps, the two side by side, one thread each; the
-# cards record the runs' own --workdir runs/s6/NAME2 --out-dir runs/s6/out2):
-#   scripts/train_builtin.sh 2000 starry-rt   beside   scripts/train_builtin.sh 2000 graffiti-rt
+# real time with the teacher-shaped quality (shipped: 2500 steps, one thread each, each beside another training;
+# the cards record the runs' own -o / --workdir / --out-dir under runs/s7):
+#   scripts/train_builtin.sh 2500 starry-rt   beside   scripts/train_builtin.sh 2500 graffiti-rt
 run starry-rt   --teacher magenta --style-image "$STYLES/starry_night.jpg"
 run graffiti-rt --teacher magenta --style-image /usr/share/doc/opencv-doc/examples/data/graf1.png
