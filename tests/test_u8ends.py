@@ -77,3 +77,13 @@ def test_graph_without_exact_ends_keeps_the_float_wrapper(tmp_path):
     export_onnx(build("mg", stem="phase", blocks=1).eval().for_export(), tmp_path / "f.onnx", multiple=4)
     ops_ = [n.op_type for n in onnx.load_from_string(uint8_graph(tmp_path / "f.onnx")).graph.node]
     assert ops_[0] == "Cast" and ops_[-1] == "Cast"
+
+
+@pytest.mark.parametrize("name", ["starry-rt-int8", "graffiti-rt-int8"])
+def test_shipped_realtime_students_take_the_bytes_path(name):
+    """The shipped -rt students were quantised with exact ends: no float conversion, no one-hot conv left."""
+    from framestyle.runtime.session import uint8_graph
+    from framestyle.zoo import get_model
+    m = onnx.load_from_string(uint8_graph(get_model(name).path))
+    ops_ = [n.op_type for n in m.graph.node]
+    assert "Cast" not in ops_ and "DepthToSpace" not in ops_ and ops_.count("Transpose") == 4  # 2 in, 2 out
