@@ -87,3 +87,42 @@ def test_shipped_realtime_students_take_the_bytes_path(name):
     m = onnx.load_from_string(uint8_graph(get_model(name).path))
     ops_ = [n.op_type for n in m.graph.node]
     assert "Cast" not in ops_ and "DepthToSpace" not in ops_ and ops_.count("Transpose") == 4  # 2 in, 2 out
+
+
+def test_rewrite_refuses_what_it_cannot_reorder_exactly(tmp_path):
+    """Graphs the byte path must not take (review findings): the first conv after space-to-depth is also the last
+    one, and a grouped last conv. Both keep the wrapper, and give the float path's bytes."""
+    import copy
+    import torch.nn as nn
+    import torch.nn.functional as F
+    import onnxruntime as ort
+    from framestyle.export.onnx import export_onnx
+    from framestyle.nets.mgnet import SpaceToDepth
+    from framestyle.runtime import u8ends
+    from framestyle.runtime.session import U8_IN, U8_OUT, uint8_graph
+    from framestyle.shrink.quantize import calibration_images, quantize_file
+
+    class Same(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.s, self.c = SpaceToDepth(), nn.Conv2d(12, 12, 3, padding=1)
+
+        def forward(self, x):
+            return F.pixel_shuffle(torch.sigmoid(self.c(self.s(x))), 2)
+
+    class Grouped(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.c = nn.Conv2d(3, 16, 3, 2, padding=1), nn.Conv2d(16, 12, 3, padding=1, groups=4)
+
+        def forward(self, x):
+            return F.pixel_shuffle(torch.sigmoid(self.c(torch.relu(self.a(x)))), 2)
+
+    torch.manual_seed(0)
+    img = np.random.default_rng(1).integers(0, 256, (32, 48, 3), dtype=np.uint8)
+    for net in (Same(), Grouped()):
+        export_onnx(net.eval(), tmp_path / "f.onnx", multiple=4)
+        quantize_file(tmp_path / "f.onnx", tmp_path / "q.onnx", "int8", calibration_images(size=64)[:2], 4)
+        assert not u8ends.rewrite(copy.deepcopy(onnx.load(str(tmp_path / "q.onnx"))), U8_IN, U8_OUT)
+        s = ort.InferenceSession(uint8_graph(tmp_path / "q.onnx"), providers=["CPUExecutionProvider"])
+        assert np.array_equal(s.run(None, {U8_IN: img})[0], _float_path(tmp_path / "q.onnx", img, 4))

@@ -84,6 +84,8 @@ class MG(nn.Module):
     def __init__(self, cond: bool = False, stem: str = "teacher", blocks: int = BLOCKS, stem_fit: int = 300,
                  head_res: str = "quarter", fold: str = "none", up=(16, 8)):
         super().__init__()
+        if isinstance(up, (int, float)):
+            raise ValueError(f"mg: up takes two widths C1,C2 (e.g. 16,4), got {up}")
         up = tuple(int(c) for c in (up.split(",") if isinstance(up, str) else up))
         if (stem not in ("teacher", "patch", "phase") or not 1 <= blocks <= BLOCKS or head_res not in PLANS
                 or fold not in FOLDS or (cond and fold != "none") or len(up) != 2

@@ -60,9 +60,14 @@ def uint8_graph(path) -> bytes:
     opset = max(o.version for o in m.opset_import if o.domain in ("", "ai.onnx"))
     if opset < 13:
         raise ValueError("opset < 13")
+    import copy
     from .u8ends import rewrite
-    if rewrite(m, U8_IN, U8_OUT):  # an int8 graph with exact 8-bit ends: bytes in, bytes out
-        return m.SerializeToString()
+    exact = copy.deepcopy(m)
+    try:
+        if rewrite(exact, U8_IN, U8_OUT):  # an int8 graph with exact 8-bit ends: bytes in, bytes out
+            return exact.SerializeToString()
+    except Exception:  # an unexpected graph shape: the conversion wrapper below still works
+        pass
 
     def const(name, value, dtype=TensorProto.FLOAT, dims=()):
         return helper.make_tensor(name, dtype, dims, [value] if not dims else value)

@@ -25,8 +25,9 @@ def _consts(g):
     return {i.name: numpy_helper.to_array(i) for i in g.initializer}
 
 
-def _exact(c, scale_name, zp_name) -> bool:
-    """Quantisation (scale, zero point) that maps bytes v to v/255 exactly: scale 1/255, uint8 zero point 0."""
+def _exact(c, scale_name, zp_name=None) -> bool:
+    """Quantisation (scale, zero point) that maps bytes v to v/255 exactly: scale 1/255, uint8 zero point 0
+    (an omitted zero point is not taken as one: the graph then keeps the conversion wrapper)."""
     s, z = c.get(scale_name), c.get(zp_name)
     return (s is not None and z is not None and s.size == 1 and z.dtype == np.uint8 and int(z) == 0
             and abs(float(s) * 255 - 1) < 1e-6)
@@ -81,7 +82,9 @@ def _one_hot_s2d(g, c, conv) -> bool:
         return False
     from onnx import helper
     attrs = {a.name: helper.get_attribute_value(a) for a in conv.attribute}
-    if list(attrs.get("strides", [])) != [2, 2] or any(attrs.get("pads", [])) or attrs.get("group", 1) != 1:
+    if (list(attrs.get("strides", [])) != [2, 2] or any(attrs.get("pads", [])) or attrs.get("group", 1) != 1
+            or any(d != 1 for d in attrs.get("dilations", [])) or attrs.get("auto_pad", b"NOTSET") != b"NOTSET"
+            or list(attrs.get("kernel_shape", [2, 2])) != [2, 2]):
         return False
     wdq = _producer(g, conv.input[1])
     if wdq is None or wdq.op_type != "DequantizeLinear" or wdq.input[0] not in c:
@@ -124,10 +127,10 @@ def rewrite(m, frame: str, out: str) -> bool:
         convs = _users(g, dq_in[0].output[0])
         if len(convs) == 1 and _one_hot_s2d(g, c, convs[0]):
             q2 = _users(g, convs[0].output[0])
-            dq2 = _users(g, q2[0].output[0]) if len(q2) == 1 else []
+            ok = len(q2) == 1 and q2[0].op_type == "QuantizeLinear" and _exact(c, *q2[0].input[1:3])
+            dq2 = _users(g, q2[0].output[0]) if ok else []
             nxt = _users(g, dq2[0].output[0]) if len(dq2) == 1 and dq2[0].op_type == "DequantizeLinear" else []
-            if (q2[0].op_type == "QuantizeLinear" and _exact(c, *q2[0].input[1:3]) and len(nxt) == 1
-                    and nxt[0].op_type == "Conv" and _weight_dq(g, c, nxt[0], 1)):
+            if len(nxt) == 1 and _weight_dq(g, c, nxt[0], 1, 12):
                 # the frame's bytes arrive in (qy, qx, c) order: one cheap transpose; the conv reads them so
                 perms.append((nxt[0], 1, [(ch * 4 + qy * 2 + qx) for qy in range(2) for qx in range(2)
                                           for ch in range(3)]))
@@ -139,13 +142,13 @@ def rewrite(m, frame: str, out: str) -> bool:
     codes, block, more = ends
     drop += more
     if block > 1:  # the last conv writes its outputs in (by, bx, c) order (DCR): one cheap transpose out
-        conv = _last_conv(g, c, codes)
-        if conv is None:
+        conv = _last_conv(g, c, codes, block * block * 3)
+        if conv is None or any(conv is n for n, _, _ in perms):  # one conv both first and last: keep it simple
             return False
         b = block
         perms.append((conv, 0, [ch * b * b + by * b + bx for by in range(b) for bx in range(b) for ch in range(3)]))
     for node, axis, order in perms:
-        _permute(g, c, node, axis, order)
+        _permute(g, node, axis, order)
 
     def const(name, vals):
         g.initializer.append(helper.make_tensor(name, TensorProto.INT64, [len(vals)], vals))
@@ -191,35 +194,46 @@ def rewrite(m, frame: str, out: str) -> bool:
     return True
 
 
-def _weight_dq(g, c, conv, axis: int):
-    """The DequantizeLinear giving `conv` its weight, if its int8 weights (and per-channel scale, zero point,
-    and for axis 0 a bias dequantised the same way) are initializers used by this conv alone."""
-    if conv.op_type != "Conv":
+def _weight_dq(g, c, conv, axis: int, channels: int):
+    """The DequantizeLinear giving `conv` (not grouped) its weight, if the weight has `channels` channels on
+    `axis` and the quantised weight (for axis 0 also the bias, and every per-channel scale and zero point, all of
+    which get reordered) are initializers used by this conv alone."""
+    from onnx import helper
+    if conv.op_type != "Conv" or any(a.name == "group" and helper.get_attribute_value(a) != 1
+                                     for a in conv.attribute):
         return None
-    ins = [conv.input[1]] + ([conv.input[2]] if axis == 0 and len(conv.input) > 2 else [])
-    for t in ins:
+    ins = [conv.input[1]] + ([conv.input[2]] if axis == 0 and len(conv.input) > 2 and conv.input[2] else [])
+    for k, t in enumerate(ins):
         dq = _producer(g, t)
-        if (dq is None or dq.op_type != "DequantizeLinear" or len(_users(g, t)) != 1
-                or any(i not in c or len(_users(g, i)) != 1 for i in dq.input[:1])):
+        if dq is None or dq.op_type != "DequantizeLinear" or len(_users(g, t)) != 1:
+            return None
+        if dq.input[0] not in c or len(_users(g, dq.input[0])) != 1:
+            return None
+        if k == 0 and (c[dq.input[0]].ndim != 4 or c[dq.input[0]].shape[axis] != channels):
+            return None
+        if axis == 0 and any(i in c and c[i].size > 1 and len(_users(g, i)) != 1 for i in dq.input[1:3]):
             return None
     return _producer(g, conv.input[1])
 
 
-def _last_conv(g, c, codes):
-    """The conv whose outputs, through a quantise-dequantise pair, a sigmoid and its quantisation, are `codes`
-    (channel for channel, each tensor used once), if its weights can be reordered."""
+def _last_conv(g, c, codes, channels: int):
+    """The conv whose outputs, through a quantise-dequantise pair, a sigmoid and its quantisation (all per
+    tensor), are `codes` (channel for channel, each tensor used once), if its weights can be reordered."""
     t = codes
     for op in ("QuantizeLinear", "Sigmoid", "DequantizeLinear", "QuantizeLinear", "Conv"):
         n = _producer(g, t)
         if n is None or n.op_type != op or len(_users(g, n.output[0])) != 1:
             return None
+        if "Quantize" in op and any(i not in c or c[i].size != 1 for i in n.input[1:3]):
+            return None
         t = n.input[0]
-    return n if _weight_dq(g, c, n, 0) is not None else None
+    return n if _weight_dq(g, c, n, 0, channels) is not None else None
 
 
-def _permute(g, c, conv, axis: int, order) -> None:
+def _permute(g, conv, axis: int, order) -> None:
     """Reorder `conv`'s input (axis 1) or output (axis 0: weights, bias, per-channel scales) channels."""
     from onnx import numpy_helper
+    c = _consts(g)  # as they are now: an earlier permutation may have changed some
     order = np.asarray(order)
     names = {}
     for k, t in enumerate(conv.input[1:3]):

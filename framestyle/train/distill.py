@@ -10,6 +10,7 @@ import copy
 import hashlib
 import json
 import os
+import tempfile
 import time
 from pathlib import Path
 from typing import List, Optional
@@ -59,9 +60,15 @@ def cached_pairs(teacher, imgs, names, progress: bool = True):
             pass
     pairs = make_pairs(teacher, imgs, progress=progress)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.part.npz")  # per process: parallel runs share the cache
-    np.savez(tmp, **{f"x{i}": x for i, (x, _) in enumerate(pairs)}, **{f"y{i}": y for i, (_, y) in enumerate(pairs)})
-    tmp.replace(path)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".part.npz", dir=path.parent)  # parallel runs
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **{f"x{i}": x for i, (x, _) in enumerate(pairs)},
+                     **{f"y{i}": y for i, (_, y) in enumerate(pairs)})
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return pairs
 
 
