@@ -183,3 +183,24 @@ def test_shared_step_helpers():
     assert running_average(d, {"total": 3.0}, 0.5) == {"total": 2.0}
     v = running_average(running_average(None, [1.0, 2.0], 0.5), [3.0, 4.0], 0.5)
     assert list(v) == [2.0, 3.0]
+
+
+def test_cli_distill_rt_preset_writes_float_and_int8(tmp_path, content):
+    """`--arch mg-rt --int8`: the real-time recipe in one command (lr defaults to 5e-4 for it), the float model and
+    its int8 copy with byte-exact ends, both with cards; the int8 name is checked before training."""
+    from framestyle.runtime.session import uint8_graph
+    import onnx
+    out = tmp_path / "out"
+    args = ("distill", "--teacher", "magenta", "--style-image", IMAGES / "starry_night.jpg", "--arch", "mg-rt",
+            "--arch-arg", "blocks=1", "--content", content, "--steps", "3", "--workdir", tmp_path / "w",
+            "--out-dir", out, "--threads", "2", "--int8", "-o", "rt", "--json")
+    res = run_cli(*args, timeout=600)
+    assert res.returncode == 0, res.stderr.decode()[-2000:]
+    r = json.loads(res.stdout)
+    card = json.loads((out / "rt.json").read_text())
+    assert card["arch"] == "mg-rt" and card["training"]["lr"] == 5e-4
+    q = json.loads((out / "rt-int8.json").read_text())
+    assert r["int8"]["name"] == "rt-int8" and q["derived_from"] == "rt" and q["method"] == "int8"
+    assert "Cast" not in [n.op_type for n in onnx.load_from_string(uint8_graph(out / "rt-int8.onnx")).graph.node]
+    again = run_cli(*args[:-1], timeout=120)  # rt-int8 exists: refused before any training
+    assert again.returncode == 2 and "rt-int8" in again.stderr.decode() and "--force" in again.stderr.decode()

@@ -45,10 +45,13 @@ def add_parsers(sub):
     d.add_argument("--crop", type=int, default=0,
                    help="0 (default) = whole frames, so the student's norms see what the teacher's saw; "
                         "N = random N x N crops on the teacher's stride grid")
-    d.add_argument("--lr", type=float, default=2e-3)
+    d.add_argument("--lr", type=float, help="learning rate (default 2e-3; 5e-4 for the nets that start from the "
+                                            "teacher's weights: ms26, mg, mg-rt)")
     d.add_argument("--stability", type=float, default=0.0, metavar="W",
                    help="weight of the temporal-stability term (output invariance to noise and small shifts; "
                         "0 = off, 1 is a strong setting)")
+    d.add_argument("--int8", action="store_true",
+                   help="also write NAME-int8, the int8 copy (`framestyle quantize --int8`): what the -rt built-ins ship")
     d.add_argument("-o", "--output", required=True, help="name of the new model")
     _budget_args(d)
     d.set_defaults(func=cmd_distill)
@@ -72,16 +75,30 @@ def cmd_distill(args):
         raise UserError("--batch must be >= 1 and --crop 0 (whole frames) or >= 32")
     if not 0.0 <= args.stability <= 100.0:
         raise UserError("--stability must be in [0, 100]")
+    if args.lr is None:  # the teacher-shaped nets fine-tune the teacher's weights
+        args.lr = 5e-4 if args.arch in ("ms26", "mg", "mg-rt") else 2e-3
+    if args.int8:
+        from types import SimpleNamespace
+        from ..shrink.quantize import check_name
+        check_name(args.output + "-int8", SimpleNamespace(name=args.output), args.out_dir)  # free, before training
     res = distill(teacher, args.output, arch=args.arch, arch_kwargs=_arch_kwargs(args.arch_arg),
                   content=args.content, steps=args.steps, minutes=args.minutes, batch=args.batch, crop=args.crop,
                   lr=args.lr, seed=args.seed, workdir=args.workdir, resume=args.resume, out_dir=args.out_dir,
                   threads=args.threads, progress=not args.json, stability=args.stability)
+    if args.int8:
+        from ..shrink.quantize import quantize
+        res["int8"] = quantize(res["path"], "int8", args.output + "-int8", out_dir=args.out_dir)
     if args.json:
         print(json.dumps(res, indent=2))
     else:
         f = res.get("fidelity") or {}
         print(f"wrote {res['path']}: {res['steps']} steps in {res['minutes']} min; "
               f"held-out PSNR {f.get('psnr')} dB, SSIM {f.get('ssim')}")
+        if args.int8:
+            q = res["int8"]
+            print(f"wrote {q['path']} (int8): PSNR vs float {q['psnr_vs_source']} dB"
+                  + (f", vs teacher {q['psnr_vs_teacher']} dB / SSIM {q['ssim_vs_teacher']}"
+                     if "psnr_vs_teacher" in q else ""))
     return 0
 
 

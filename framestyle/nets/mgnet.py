@@ -344,6 +344,14 @@ def mg(stem: str = "teacher", blocks: int = BLOCKS, stem_fit: int = 300, head_re
               fold=str(fold), up=up)
 
 
+@register("mg-rt")
+def mg_rt(stem: str = "phase", blocks: int = BLOCKS, stem_fit: int = 300, head_res: str = "quarter",
+          fold: str = "half", up="16,4"):
+    """`mg` with the real-time line's settings (the shipped -rt students): phase stem, half the norms folded,
+    up-path 16,4; ship it with `framestyle quantize --int8` (or `distill --int8`)."""
+    return mg(stem, blocks, stem_fit, head_res, fold, up)
+
+
 @register("cond-mg")
 def cond_mg(stem: str = "teacher", blocks: int = BLOCKS, stem_fit: int = 300, head_res: str = "quarter", up="16,8"):
     return MG(cond=True, stem=str(stem), blocks=int(blocks), stem_fit=int(stem_fit), head_res=str(head_res), up=up)
