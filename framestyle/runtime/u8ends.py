@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import numpy as np
 
-INV255 = np.float32(1 / 255)
 
 
 def _consts(g):
