@@ -18,7 +18,6 @@ from __future__ import annotations
 import numpy as np
 
 
-
 def _consts(g):
     from onnx import numpy_helper
     return {i.name: numpy_helper.to_array(i) for i in g.initializer}
