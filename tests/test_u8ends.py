@@ -42,7 +42,7 @@ def _float_path(path, img, multiple):
 
 
 def test_quantised_ends_are_exact_bytes(int8_mg):
-    from framestyle.shrink.quantize import onnx_array
+    from onnx.numpy_helper import to_array as onnx_array
     g = onnx.load(str(int8_mg)).graph
     init = {i.name: onnx_array(i) for i in g.initializer}
     q_in = next(n for n in g.node if n.input[0] == "input")

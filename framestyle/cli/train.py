@@ -78,9 +78,8 @@ def cmd_distill(args):
     if args.lr is None:  # the teacher-shaped nets fine-tune the teacher's weights
         args.lr = 5e-4 if args.arch in ("ms26", "mg", "mg-rt") else 2e-3
     if args.int8:
-        from types import SimpleNamespace
         from ..shrink.quantize import check_name
-        check_name(args.output + "-int8", SimpleNamespace(name=args.output), args.out_dir)  # free, before training
+        check_name(args.output + "-int8", args.output, args.out_dir)  # the int8 name is free: check before training
     res = distill(teacher, args.output, arch=args.arch, arch_kwargs=_arch_kwargs(args.arch_arg),
                   content=args.content, steps=args.steps, minutes=args.minutes, batch=args.batch, crop=args.crop,
                   lr=args.lr, seed=args.seed, workdir=args.workdir, resume=args.resume, out_dir=args.out_dir,

@@ -18,9 +18,14 @@ def time_fn(fn: Callable[[], object], runs: int = 20, warmup: int = 3) -> dict:
         t = time.perf_counter()
         fn()
         ts.append((time.perf_counter() - t) * 1000)
+    return {**summary(ts), "times": ts}
+
+
+def summary(ts: List[float]) -> dict:
+    """Median / p90 ms, FPS at the median, and the number of timed calls."""
     med = float(np.median(ts))
     return {"ms_median": round(med, 2), "ms_p90": round(float(np.percentile(ts, 90)), 2),
-            "fps": round(1000.0 / med, 1), "runs": runs, "times": ts}
+            "fps": round(1000.0 / med, 1), "runs": len(ts)}
 
 
 def test_frame(w: int, h: int) -> np.ndarray:
@@ -90,11 +95,8 @@ def bench(models: List[str], sizes: List[tuple], threads_list: List[int], runs: 
                     t = time_fn(fn, n, warmup if r == 0 else 1)
                     times.setdefault(m, []).extend(t.pop("times"))
             for m in models:
-                ts = times[m]
-                med = float(np.median(ts))
-                row = {"model": m, "width": w, "height": h, "threads": threads, "ms_median": round(med, 2),
-                       "ms_p90": round(float(np.percentile(ts, 90)), 2), "fps": round(1000.0 / med, 1),
-                       "runs": len(ts), "rounds": rounds}
+                row = {"model": m, "width": w, "height": h, "threads": threads, **summary(times[m]),
+                       "rounds": rounds}
                 rows.append(row)
                 if progress:
                     progress(row)

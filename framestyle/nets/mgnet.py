@@ -62,12 +62,8 @@ class SpaceToDepth(nn.Module):
 
     def __init__(self):
         super().__init__()
-        w = torch.zeros(12, 3, 2, 2)
-        for c in range(3):
-            for qy in range(2):
-                for qx in range(2):
-                    w[c * 4 + qy * 2 + qx, c, qy, qx] = 1
-        self.register_buffer("weight", w)
+        from ..runtime.u8ends import s2d_one_hot  # the same weights the uint8 runtime recognises
+        self.register_buffer("weight", torch.from_numpy(s2d_one_hot()))
 
     def forward(self, x):
         return F.conv2d(x, self.weight, stride=2)

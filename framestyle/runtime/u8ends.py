@@ -95,16 +95,20 @@ def _one_hot_s2d(g, c, conv) -> bool:
                               * s.reshape(-1, 1, 1, 1))
 
 
-def one_hot_s2d_weight(w) -> bool:
-    """Conv weights [12, 3, 2, 2] of PixelUnshuffle(2): output channel c*4 + qy*2 + qx copies pixel (qy, qx) of c."""
-    if tuple(w.shape) != (12, 3, 2, 2):
-        return False
-    ref = np.zeros((12, 3, 2, 2), np.float32)
+def s2d_one_hot() -> np.ndarray:
+    """Conv weights [12, 3, 2, 2] of PixelUnshuffle(2): output channel c*4 + qy*2 + qx copies pixel (qy, qx) of c
+    (`nets.mgnet.SpaceToDepth` is this conv)."""
+    w = np.zeros((12, 3, 2, 2), np.float32)
     for ch in range(3):
         for qy in range(2):
             for qx in range(2):
-                ref[ch * 4 + qy * 2 + qx, ch, qy, qx] = 1
-    return bool(np.abs(np.asarray(w, np.float32) - ref).max() < 1e-5)
+                w[ch * 4 + qy * 2 + qx, ch, qy, qx] = 1
+    return w
+
+
+def one_hot_s2d_weight(w) -> bool:
+    """Whether conv weights `w` are `s2d_one_hot()`."""
+    return tuple(w.shape) == (12, 3, 2, 2) and bool(np.abs(np.asarray(w, np.float32) - s2d_one_hot()).max() < 1e-5)
 
 
 def rewrite(m, frame: str, out: str) -> bool:
@@ -146,7 +150,7 @@ def rewrite(m, frame: str, out: str) -> bool:
         b = block
         perms.append((conv, 0, [ch * b * b + by * b + bx for by in range(b) for bx in range(b) for ch in range(3)]))
     for node, axis, order in perms:
-        _permute(g, node, axis, order)
+        _permute(g, c, node, axis, order)
 
     def const(name, vals):
         g.initializer.append(helper.make_tensor(name, TensorProto.INT64, [len(vals)], vals))
@@ -228,10 +232,10 @@ def _last_conv(g, c, codes, channels: int):
     return n if _weight_dq(g, c, n, 0, channels) is not None else None
 
 
-def _permute(g, conv, axis: int, order) -> None:
-    """Reorder `conv`'s input (axis 1) or output (axis 0: weights, bias, per-channel scales) channels."""
+def _permute(g, c, conv, axis: int, order) -> None:
+    """Reorder `conv`'s input (axis 1) or output (axis 0: weights, bias, per-channel scales) channels; the
+    constants `c` follow."""
     from onnx import numpy_helper
-    c = _consts(g)  # as they are now: an earlier permutation may have changed some
     order = np.asarray(order)
     names = {}
     for k, t in enumerate(conv.input[1:3]):
@@ -245,8 +249,8 @@ def _permute(g, conv, axis: int, order) -> None:
             break
     for i, init in enumerate(g.initializer):
         if init.name in names:
-            a = np.take(c[init.name], order, axis=names[init.name])
-            g.initializer[i].CopyFrom(numpy_helper.from_array(np.ascontiguousarray(a), init.name))
+            c[init.name] = np.ascontiguousarray(np.take(c[init.name], order, axis=names[init.name]))
+            g.initializer[i].CopyFrom(numpy_helper.from_array(c[init.name], init.name))
 
 
 def _prune(g, out: str) -> None:

@@ -58,7 +58,7 @@ def quantize_student(src: ModelInfo, method: str, name: str, calib_dir=None, out
     """Quantise the student `src`, measure it, and add it to the user zoo as `name` (or write it to `out_dir`)."""
     import json
     from .quantize import calibration_card, calibration_images, check_name, derived_card, quantize_file, save_model
-    check_name(name, src, out_dir, force)
+    check_name(name, src.name, out_dir, force)
     calib = calibration_images(calib_dir) if method == "int8" else None
     styles = calibration_styles() if method == "int8" else None
     with tempfile.TemporaryDirectory() as td:

@@ -70,7 +70,7 @@ def binarize(model: Union[str, Path, ModelInfo], name: str, steps: int = 400, lr
     from .finetune import finetune
     from .quantize import check_name, register_derived
     orig, src = torch_from_onnx(model)
-    check_name(name, src, force=force)
+    check_name(name, src.name, force=force)
     net = copy.deepcopy(orig)
     convs = attach(net)
     ft = finetune(net, orig, steps, lr=lr, progress=progress, imgs=imgs, desc=f"binarize {name}")

@@ -77,7 +77,7 @@ def prune(model: Union[str, Path, ModelInfo], ratio: float, name: str, steps: in
     if not 0.0 < ratio < 1.0:
         raise UserError(f"--ratio must be between 0 and 1 (fraction of channels removed), got {ratio}")
     orig, src = torch_from_onnx(model)
-    check_name(name, src, force=force)
+    check_name(name, src.name, force=force)
     c = getattr(getattr(orig, "stem", None), "out_channels", 0)
     keep = max(8, int(round(c * (1.0 - ratio))))
     pruned = prune_channels(orig, keep)

@@ -151,6 +151,7 @@ def byte_exact(model) -> dict:
     shuffles). Scale 1/255, zero point 0: exact for 8-bit frames (the calibrated ranges clipped the brightest
     output values, e.g. at 0.949 for starry-rt), and the uint8 runtime passes these bytes without conversion
     (runtime.u8ends)."""
+    from onnx import numpy_helper
     g = model.graph
     exact = [{"scale": np.array(1 / 255, np.float32), "zero_point": np.array(0, np.uint8)}]
     names = [g.input[0].name]
@@ -158,7 +159,7 @@ def byte_exact(model) -> dict:
         if n.op_type == "Conv" and n.input[0] == names[0] and len(n.input) == 2:
             from ..runtime.u8ends import one_hot_s2d_weight
             w = next((i for i in g.initializer if i.name == n.input[1]), None)
-            if w is not None and one_hot_s2d_weight(onnx_array(w)):
+            if w is not None and one_hot_s2d_weight(numpy_helper.to_array(w)):
                 names.append(n.output[0])
     out = g.output[0].name
     chain, t = [], out
@@ -172,11 +173,6 @@ def byte_exact(model) -> dict:
             break
         t = prod.input[0]
     return {k: exact for k in names}
-
-
-def onnx_array(t):
-    from onnx import numpy_helper
-    return numpy_helper.to_array(t)
 
 
 def compare_models(ref: ModelInfo, other: ModelInfo, images: Optional[Iterable] = None, size: int = 512,
@@ -271,7 +267,7 @@ def quantize(model: Union[str, Path, ModelInfo], method: str, name: str, calib_d
     if src.kind == "arbitrary":
         from .arbitrary_int8 import quantize_student
         return quantize_student(src, method, name, calib_dir, out_dir, force)
-    check_name(name, src, out_dir, force)
+    check_name(name, src.name, out_dir, force)
     calib = calibration_images(calib_dir) if method == "int8" else None
     with tempfile.TemporaryDirectory() as td:
         tmp = Path(td) / f"{name}.onnx"
@@ -289,13 +285,13 @@ def _is_quantised(path: Path) -> bool:
     return any(n.op_type in ("QuantizeLinear", "DequantizeLinear", "QLinearConv", "ConvInteger") for n in nodes)
 
 
-def check_name(name: str, src: ModelInfo, out_dir=None, force: bool = False) -> None:
+def check_name(name: str, src_name: str, out_dir=None, force: bool = False) -> None:
     """A valid new name whose files do not exist yet where they will be written (unless `force`)."""
     import re
     from ..paths import user_models_dir
     if not name or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name) or name.endswith(".onnx"):
         raise UserError(f"-o {name!r}: give a model name (letters, digits, - _ .), not a path")
-    if name == src.name:
+    if name == src_name:
         raise UserError(f"-o {name!r} is the source model's name; choose a new name")
     dst = Path(out_dir) if out_dir is not None else user_models_dir()
     if not force and (dst / f"{name}.onnx").exists():
