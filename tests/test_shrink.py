@@ -115,6 +115,11 @@ def test_cli_quantize_json_and_bad_model(tiny, home, capsys):
     assert main(["quantize", str(home / "missing.onnx"), "--int8", "-o", "x"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and "missing.onnx" in err[0]
+    for bad, data in (("cut.onnx", tiny.read_bytes()[:2000]), ("empty.onnx", b"")):  # truncated, 0 bytes
+        (home / bad).write_bytes(data)
+        assert main(["quantize", str(home / bad), "--int8", "-o", "x"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error:") and bad in err[0]
     assert main(["prune", "multistyle26", "--ratio", "0.5", "-o", "y"]) == 2
     assert capsys.readouterr().err.startswith("error:")
     assert main(["quantize", str(tiny), "--fp16", "--dynamic", "-o", "z"]) == 2

@@ -16,9 +16,12 @@ from ..zoo import ModelInfo, get_model
 
 
 def load_info(model: Union[str, Path, ModelInfo]) -> ModelInfo:
-    if isinstance(model, ModelInfo):
-        return model
-    return get_model(str(model))
+    """The model to shrink, its file checked first: a missing, empty or corrupt .onnx is one clear error before
+    any work (ONNX Runtime's quantisation tools would print tracebacks)."""
+    from ..runtime.session import make_session
+    info = model if isinstance(model, ModelInfo) else get_model(str(model))
+    make_session(info.path, threads=1)
+    return info
 
 
 def torch_from_onnx(model: Union[str, Path, ModelInfo], check: bool = True, tol: float = 1e-4):
