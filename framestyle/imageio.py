@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Union
@@ -27,8 +28,20 @@ def _check_size(w: int, h: int, name: str) -> None:
                         f"{MAX_PIXELS // 1_000_000} MP)")
 
 
+def _to_8bit(img: Image.Image) -> Image.Image:
+    """High-bit-depth greyscale (16-bit PNG/TIFF, 32-bit int or float) scaled to 8 bits, not clipped to white."""
+    if img.mode.startswith("I;16") or img.mode in ("I", "F"):
+        arr = np.asarray(img).astype(np.float64)
+        if img.mode == "F" and arr.size and np.nanmax(arr) <= 1.0:
+            arr = arr * 255.0
+        elif img.mode.startswith("I;16") or (arr.size and arr.max() > 255):
+            arr = arr / 257.0
+        return Image.fromarray(np.clip(np.nan_to_num(arr) + 0.5, 0, 255).astype(np.uint8), "L")
+    return img
+
+
 def _to_rgb(img: Image.Image) -> Image.Image:
-    img = ImageOps.exif_transpose(img)
+    img = _to_8bit(ImageOps.exif_transpose(img))
     if img.mode in ("RGBA", "LA", "P", "PA"):
         img = img.convert("RGBA")
         bg = Image.new("RGBA", img.size, (255, 255, 255, 255))
@@ -79,8 +92,11 @@ def load_image(src: ImageLike, name: str | None = None) -> np.ndarray:
         raise
     except Image.DecompressionBombError:
         raise UserError(f"{label}: image is too large (over {MAX_PIXELS // 1_000_000} MP)") from None
+    except Image.UnidentifiedImageError:
+        raise UserError(f"{label}: not a readable image (unknown format or not an image)") from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise UserError(f"{label}: not a readable image ({exc})") from None
+        why = re.sub(r"\s*<_io\.[^>]*>", "", str(exc)).strip() or type(exc).__name__
+        raise UserError(f"{label}: not a readable image ({why})") from None
 
 
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS

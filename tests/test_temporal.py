@@ -65,7 +65,7 @@ def test_stabiliser_lowers_warping_error_on_real_clip(tmp_path):
 
 
 def test_eval_temporal_cli_synthetic(tmp_path, capsys):
-    rc = main(["eval-temporal", "--video", "synthetic", "--model", "multistyle26", "--style", "7", "--frames", "5",
+    rc = main(["eval", "temporal", "--video", "synthetic", "--model", "multistyle26", "--style", "7", "--frames", "5",
                "--max-size", "320", "--json"])
     assert rc == 0
     res = json.loads(capsys.readouterr().out)["results"]
@@ -127,6 +127,6 @@ def test_scene_cut_resets_and_is_left_out_within_shots():
 
 
 def test_eval_temporal_bad_video(tmp_path, capsys):
-    rc = main(["eval-temporal", "--video", str(tmp_path / "none.mp4"), "--json"])
+    rc = main(["eval", "temporal", "--video", str(tmp_path / "none.mp4"), "--json"])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and err[0].startswith("error:")

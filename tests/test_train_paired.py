@@ -112,7 +112,7 @@ def test_resume_reproduces_and_cli_errors(pairs_dir, tmp_path, capsys):
     a = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=False)["model"]
     b = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
-    from framestyle.cli.train_more import main
+    from framestyle.cli import main
     (tgs / "home.jpg").unlink()
     rc = main(["train-paired", "--inputs", str(ins), "--targets", str(tgs), "--steps", "1", "-o", "x",
                "--workdir", str(tmp_path / "c")])

@@ -103,7 +103,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
 
 
 def test_cli_reports_errors_in_one_line(tmp_path, capsys):
-    from framestyle.cli.train_more import main
+    from framestyle.cli import main
     rc = main(["train", "--style-image", str(tmp_path / "nope.jpg"), "--steps", "1", "-o", "x"])
     err = capsys.readouterr().err
     assert rc == 2 and err.startswith("error:") and "nope.jpg" in err and err.count("\n") == 1

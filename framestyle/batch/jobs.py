@@ -103,7 +103,7 @@ def scan(source: str, out_dir: Path, videos: bool) -> Tuple[Path, List[Item], in
         root, recursive = _glob_root(source).resolve(), "**" in source
         files = (Path(h).resolve() for h in glob.glob(source, recursive=True))
     elif p.exists():
-        raise UserError(f"{source}: give a folder or a glob (for one image use `framestyle image`)")
+        raise UserError(f"{source}: give a folder or a glob (for one image use `framestyle stylize IMAGE -o OUT`)")
     else:
         raise UserError(f"{source}: no such folder")
     out_dir = out_dir.resolve()

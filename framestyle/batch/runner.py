@@ -97,6 +97,7 @@ def run_batch(source: str, out_dir, opts: BatchOptions, *, workers: Optional[int
     root, items, ignored, _ = scan(source, out_dir, videos)
     plan_outputs(root, items, out_dir, opts.format)
     checker = opts.make_stylizer()  # bad model / style / strength fail here, before any worker starts
+    checker.session  # noqa: B018 -- opens and checks the model file (corrupt, not a style model): one error
     fp, fp_dict = fingerprint(opts, checker.info.path)
     del checker
     if engine == "ray":

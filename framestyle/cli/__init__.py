@@ -7,10 +7,15 @@ import json
 import sys
 from typing import List, Optional
 
+from ..deps import PIP, require
 from ..errors import UserError
 
 # modules that define add_parsers(subparsers); each command sets args.func
-GROUPS = ["image", "train", "train_more", "video", "shrink", "web", "batch", "style"]
+# command module -> its commands:
+#   stylize (stylize, sheet)  models (models, info, bench)  video (video, live)  batch (batch)  style (style)
+#   train (distill, train, train-paired, train-arbitrary, train-adain)  eval (eval fidelity|temporal)
+#   shrink (quantize, prune, binarize)  export (export)  serve (serve)
+GROUPS = ["stylize", "models", "video", "batch", "style", "train", "eval", "shrink", "export", "serve"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -56,16 +61,28 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.print_help()
         return 0
     try:
+        needs = getattr(args, "needs", ())
+        require(*(needs(args) if callable(needs) else needs), what=f"framestyle {args.command}")
         rc = args.func(args)
         return int(rc or 0)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a disk, permission or path problem the command did not foresee: still one line
+        if isinstance(exc, BrokenPipeError):
+            return 1
+        from ..outputs import os_error
+        print(f"error: {os_error(exc)}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:  # an optional package the command's `needs` did not list
+        top = (exc.name or "").split(".")[0]
+        if top not in PIP:
+            raise
+        print(f"error: framestyle {args.command} needs {top}, which is not installed: {PIP[top]}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return 1
 
 
 if __name__ == "__main__":

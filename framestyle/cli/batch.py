@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 
 from ..errors import UserError
+from . import args as A
 
 
 def add_parsers(sub) -> None:
@@ -16,10 +17,10 @@ def add_parsers(sub) -> None:
     p.add_argument("--model", help="zoo name or .onnx path (default: the built-in real-time student)")
     p.add_argument("--style", help="style for multi-style models: an index or a blend like 3:0.5,12:0.5")
     p.add_argument("--style-image", metavar="IMG", help="style picture for arbitrary-style models (magenta)")
-    p.add_argument("--strength", type=float, default=1.0, help="0..1 blend toward the photo (default 1)")
+    p.add_argument("--strength", type=A.unit_float, default=1.0, help="0..1 blend toward the photo (default 1)")
     p.add_argument("--preserve-color", action="store_true", help="keep the photo's colours")
-    p.add_argument("--max-size", type=int, metavar="N", help="shrink inputs so the longer side is at most N px")
-    p.add_argument("--workers", type=int, metavar="N", help="parallel workers (default: one per CPU core); "
+    p.add_argument("--max-size", type=A.side, metavar="N", help="shrink inputs so the longer side is at most N px")
+    p.add_argument("--workers", type=A.int_in(1, 256), metavar="N", help="parallel workers (default: one per CPU core); "
                    "ONNX Runtime threads per worker = cores // workers")
     p.add_argument("--engine", choices=["local", "ray"], default="local",
                    help="local process pool (default) or Ray (pip install \"ray[data]==2.60.0\")")
@@ -29,7 +30,7 @@ def add_parsers(sub) -> None:
                    help="output image format (default png; 'same' keeps each input's format)")
     p.add_argument("--retry-failed", action="store_true", help="retry inputs that failed in an earlier run")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.set_defaults(func=cmd_batch)
+    p.set_defaults(func=cmd_batch, needs=lambda a: ["ray"] if a.engine == "ray" else [])
 
 
 def cmd_batch(args) -> int:

@@ -1,10 +1,11 @@
-"""Shrink and export commands: quantize, prune, binarize, export."""
+"""Shrink commands: `quantize` (int8 / fp16), `prune`, `binarize`; each writes a new model NAME."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
 from ..errors import UserError
+from . import args as A
 
 
 def add_parsers(sub):
@@ -15,43 +16,30 @@ def add_parsers(sub):
     g.add_argument("--fp16", action="store_true", help="float16 weights and compute, float32 input/output")
     q.add_argument("--dynamic", action="store_true", help="with --int8: dynamic quantisation (no calibration)")
     q.add_argument("--calib", type=Path, help="folder of calibration photos (default: offline sample photos)")
-    q.add_argument("-o", "--output", required=True, help="name of the new model")
+    q.add_argument("-o", "--output", required=True, type=A.model_name, help="name of the new model")
     q.add_argument("--out-dir", type=Path, help="write NAME.onnx + NAME.json here instead of the user zoo")
     q.add_argument("--force", action="store_true", help="replace an existing model of that name")
     q.add_argument("--json", action="store_true", help="print the result as JSON")
-    q.set_defaults(func=cmd_quantize)
+    q.set_defaults(func=cmd_quantize, needs=lambda a: ["onnxconverter_common"] if a.fp16 else ["skimage"])
 
     p = sub.add_parser("prune", help="remove internal channels of a fast student, fine-tune from the original")
     p.add_argument("model", help="zoo name or .onnx path of a framestyle student (fast family)")
-    p.add_argument("--ratio", type=float, required=True, help="fraction of body channels to remove, e.g. 0.5")
-    p.add_argument("--steps", type=int, default=300, help="distillation fine-tune steps (default 300)")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("-o", "--output", required=True, help="name of the new model")
+    p.add_argument("--ratio", type=A.float_in(0.0, 1.0, lo_open=True, hi_open=True), required=True, help="fraction of body channels to remove, e.g. 0.5")
+    p.add_argument("--steps", type=A.nonneg_int, default=300, help="distillation fine-tune steps (default 300)")
+    p.add_argument("--lr", type=A.learning_rate, default=1e-3)
+    p.add_argument("-o", "--output", required=True, type=A.model_name, help="name of the new model")
     p.add_argument("--force", action="store_true", help="replace an existing model of that name")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_prune)
+    p.set_defaults(func=cmd_prune, needs=("torch", "skimage"))
 
     b = sub.add_parser("binarize", help="binary-weight (sign x scale) student trained from the float one")
     b.add_argument("model", help="zoo name or .onnx path of a framestyle student")
-    b.add_argument("--steps", type=int, default=400, help="straight-through fine-tune steps (default 400)")
-    b.add_argument("--lr", type=float, default=1e-3)
-    b.add_argument("-o", "--output", required=True, help="name of the new model")
+    b.add_argument("--steps", type=A.nonneg_int, default=400, help="straight-through fine-tune steps (default 400)")
+    b.add_argument("--lr", type=A.learning_rate, default=1e-3)
+    b.add_argument("-o", "--output", required=True, type=A.model_name, help="name of the new model")
     b.add_argument("--force", action="store_true", help="replace an existing model of that name")
     b.add_argument("--json", action="store_true")
-    b.set_defaults(func=cmd_binarize)
-
-    e = sub.add_parser("export", help="export a student to ONNX, TFLite or Core ML (optionally YUV input)")
-    e.add_argument("model", help="zoo name or .onnx path of a framestyle student")
-    e.add_argument("--to", choices=["onnx", "tflite", "coreml"], default="onnx")
-    e.add_argument("--input-format", choices=["rgb", "nv12", "i420"], default="rgb",
-                   help="rgb float [1,3,H,W]; nv12/i420: one uint8 buffer [H*3/2, W] straight from a camera")
-    e.add_argument("--range", choices=["video", "full"], default="video", help="YUV range (BT.601)")
-    e.add_argument("--size", help="fixed input size HxW (required for tflite and coreml)")
-    e.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18)")
-    e.add_argument("--nhwc", action="store_true", help="channels-last I/O: [1,H,W,3]")
-    e.add_argument("-o", "--output", required=True, type=Path, help="output file (.onnx, .tflite, .mlpackage)")
-    e.add_argument("--json", action="store_true")
-    e.set_defaults(func=cmd_export)
+    b.set_defaults(func=cmd_binarize, needs=("torch", "skimage"))
 
 
 def _print(res: dict, as_json: bool, line: str) -> int:
@@ -96,13 +84,3 @@ def cmd_binarize(args) -> int:
     return _print(res, args.json, f"wrote {res['path']}: {res['binary_layers']} binary conv layers (first/last "
                   f"float); packed size {_kb(pk['packed_bytes'])} vs float {_kb(pk['float32_bytes'])} "
                   f"(ONNX stores floats: {_kb(res['size_bytes'])}); PSNR vs float {res['psnr_vs_source']} dB")
-
-
-def cmd_export(args) -> int:
-    from ..export.convert import export_model, parse_size
-    res = export_model(args.model, args.to, args.output, input_format=args.input_format, rng=args.range,
-                       size=parse_size(args.size), opset=args.opset, nhwc=args.nhwc)
-    diff = res.get("max_abs_vs_ort")
-    check = f"max abs diff vs ORT {diff:.2e}" if diff is not None else res["coreml"]["predict"]
-    return _print(res, args.json, f"wrote {res['path']} ({args.to}, {res['layout']}; "
-                  f"{_kb(res['size_bytes'])}); {check}")

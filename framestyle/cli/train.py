@@ -1,61 +1,127 @@
-"""Training commands: distill, train (perceptual), train-paired, eval."""
+"""Training commands: `distill` (from a teacher), `train` (from a painting), `train-paired` (inputs -> targets),
+`train-arbitrary` and `train-adain` (any-painting students)."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Dict, List, Optional
 
 from ..errors import UserError
-
-
-def _arch_kwargs(items):
-    out = {}
-    for it in items or []:
-        k, sep, v = it.partition("=")
-        if not sep:
-            raise UserError(f"--arch-arg takes KEY=VALUE, got {it!r}")
-        try:
-            out[k] = int(v)
-        except ValueError:
-            try:
-                out[k] = float(v)
-            except ValueError:
-                out[k] = v
-    return out
-
-
-def _budget_args(p):
-    p.add_argument("--steps", type=int, help="number of optimiser steps")
-    p.add_argument("--minutes", type=float, help="training time budget in minutes")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--resume", action="store_true", help="continue from the checkpoint in the work dir")
-    p.add_argument("--workdir", type=Path, help="checkpoints and logs (default runs/NAME)")
-    p.add_argument("--out-dir", type=Path, help="where the .onnx and card go (default: the user zoo)")
-    p.add_argument("--threads", type=int, help="CPU threads for PyTorch and ORT")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+from . import args as A
 
 
 def add_parsers(sub):
     d = sub.add_parser("distill", help="distil a teacher into a tiny real-time student")
     d.add_argument("--teacher", required=True, help="multistyle26:INDEX (or a blend 3:0.5,12:0.5) or magenta")
     d.add_argument("--style-image", help="style image for --teacher magenta")
-    d.add_argument("--arch", default="fast", help="student architecture (see `framestyle info`)")
-    d.add_argument("--arch-arg", action="append", metavar="K=V", help="architecture option, e.g. alpha=1.34")
+    A.arch_args(d, "fast")
     d.add_argument("--content", nargs="+", help="folders, images, videos or globs (default: offline photos+clips)")
-    d.add_argument("--batch", type=int, help="images per step (default 4 whole frames, or 8 crops)")
-    d.add_argument("--crop", type=int, default=0,
+    d.add_argument("--crop", type=A.nonneg_int, default=0,
                    help="0 (default) = whole frames, so the student's norms see what the teacher's saw; "
                         "N = random N x N crops on the teacher's stride grid")
-    d.add_argument("--lr", type=float, help="learning rate (default 2e-3; 5e-4 for the nets that start from the "
-                                            "teacher's weights: ms26, mg, mg-rt)")
-    d.add_argument("--stability", type=float, default=0.0, metavar="W",
+    d.add_argument("--stability", type=A.float_in(0.0, 100.0), default=0.0, metavar="W",
                    help="weight of the temporal-stability term (output invariance to noise and small shifts; "
                         "0 = off, 1 is a strong setting)")
     d.add_argument("--int8", action="store_true",
                    help="also write NAME-int8, the int8 copy (`framestyle quantize --int8`): what the -rt built-ins ship")
-    d.add_argument("-o", "--output", required=True, help="name of the new model")
-    _budget_args(d)
-    d.set_defaults(func=cmd_distill)
-    add_eval_parsers(sub)
+    A.budget_args(d, lr_help="learning rate (default 2e-3; 5e-4 for the nets that start from the teacher's "
+                             "weights: ms26, mg, mg-rt)")
+    d.set_defaults(func=cmd_distill, needs=("torch",))
+
+    t = sub.add_parser("train", help="train a real-time style from a painting (perceptual loss, no teacher)")
+    t.add_argument("--style-image", required=True, help="the painting")
+    t.add_argument("--content", nargs="+", help="folders, images, videos or globs (default: offline photos+clips)")
+    t.add_argument("--layers", nargs="+", metavar="NAME[=W]", help="style layers with optional weights")
+    t.add_argument("--content-layers", nargs="+", metavar="NAME[=W]", help="content layers with optional weights")
+    t.add_argument("--content-weight", type=A.float_in(0.0), help="default 1")
+    t.add_argument("--style-weight", type=A.float_in(0.0), help="default 100")
+    t.add_argument("--tv-weight", type=A.float_in(0.0), help="default 1")
+    t.add_argument("--style-loss", default="gram", choices=["gram", "meanstd"])
+    t.add_argument("--style-size", type=A.side, default=512, help="longer side of the painting in px (default 512)")
+    A.arch_args(t, "fast")
+    _perceptual_args(t)
+    t.set_defaults(func=cmd_train, needs=("torch",))
+
+    p = sub.add_parser("train-paired", help="train image-to-image from inputs/ and targets/ with matching names")
+    p.add_argument("--inputs", required=True, type=Path)
+    p.add_argument("--targets", required=True, type=Path)
+    p.add_argument("--val-fraction", type=A.float_in(0.0, 1.0, hi_open=True), default=0.1)
+    p.add_argument("--epochs", type=A.positive_int, help="passes over the training pairs")
+    p.add_argument("--perceptual-weight", type=A.float_in(0.0), default=0.002,
+                   help="weight of the feature MSE (0 = pixel L1 only)")
+    A.arch_args(p, "unet-small")
+    _perceptual_args(p)
+    p.set_defaults(func=cmd_train_paired, needs=("torch",))
+
+    a = sub.add_parser("train-arbitrary", help="distil Magenta into a fast arbitrary-style student")
+    A.arch_args(a, "cond-fast")
+    a.add_argument("--crop", type=A.int_in(32, A.MAX_SIDE), default=160,
+                   help="side of the content crops Magenta labels (trained whole)")
+    a.add_argument("--pool-size", type=A.positive_int, default=3000, help="teacher triples kept in memory")
+    a.add_argument("--train-crop", type=A.nonneg_int, default=0,
+                   help="random sub-crops of the pool crops for the first 80%% of training (cheaper steps, but "
+                        "Magenta's norms saw the whole pool crop, so the targets are less exact); 0 = off")
+    a.add_argument("--no-progress", action="store_true")
+    A.budget_args(a, "arbitrary-fast", batch=8, lr=2e-3, threads_default=1)
+    a.set_defaults(func=cmd_train_arbitrary, needs=("torch",))
+
+    g = sub.add_parser("train-adain", help="train the multi-level AdaIN decoder on EfficientNet-Lite0 features")
+    g.add_argument("--crop", type=A.int_in(32, A.MAX_SIDE), default=192)
+    g.add_argument("--style-weight", type=A.float_in(0.0), default=3.0)
+    g.add_argument("--recon-weight", type=A.float_in(0.0), default=100.0,
+                   help="weight of the alpha=0 reconstruction L1")
+    g.add_argument("--tv-weight", type=A.float_in(0.0), default=10.0,
+                   help="weight of the total-variation term (less noise)")
+    g.add_argument("--no-progress", action="store_true")
+    A.budget_args(g, "adain-lite0", batch=4, lr=1e-3, threads_default=1)
+    g.set_defaults(func=cmd_train_adain, needs=("torch",))
+
+
+def _perceptual_args(p) -> None:
+    """Options of `train` and `train-paired` (feature network, crops, samples) and the training budget."""
+    p.add_argument("--features", default="efficientnet-lite0",
+                   help="feature network: efficientnet-lite0 (default), mobilenetv2, vgg16, vgg19")
+    p.add_argument("--features-weights", type=Path, help="weights file for vgg16/vgg19 (torchvision .pth)")
+    p.add_argument("--size", type=A.int_in(32, A.MAX_SIDE), default=256, help="training crop size in px (default 256)")
+    p.add_argument("--sample-every", type=A.nonneg_int, default=200, metavar="N",
+                   help="write a sample image every N steps")
+    p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    A.budget_args(p, batch=4, lr=1e-3)
+
+
+def check_destination(args, *names: str) -> None:
+    """Before any training: each output name is plain and free in --out-dir (or the user zoo) unless --force."""
+    from ..outputs import model_output
+    for name in names or (args.output,):
+        model_output(name, args.out_dir, force=args.force)
+
+
+def _layer_weights(items: Optional[List[str]], flag: str) -> Optional[Dict[str, float]]:
+    """['block0', 'block4=5'] -> {'block0': 1.0, 'block4': 5.0}."""
+    import math
+    if not items:
+        return None
+    out = {}
+    for it in items:
+        for part in it.split(","):
+            k, sep, v = part.partition("=")
+            try:
+                out[k.strip()] = float(v) if sep else 1.0
+            except ValueError:
+                raise UserError(f"{flag} takes NAME or NAME=WEIGHT, got {part!r}") from None
+            if not math.isfinite(out[k.strip()]):
+                raise UserError(f"{flag}: weights must be finite, got {part!r}")
+    return out
+
+
+def _style_image(path) -> None:
+    if path and not Path(path).is_file():
+        raise UserError(f"{path}: style image not found")
+
+
+def _print(args, res: dict, text: str) -> int:
+    print(json.dumps(res, indent=2, default=str) if args.json else text)
+    return 0
 
 
 def cmd_distill(args):
@@ -64,88 +130,89 @@ def cmd_distill(args):
     if teacher == "magenta":
         if not args.style_image:
             raise UserError("--teacher magenta needs --style-image IMG")
-        if not Path(args.style_image).exists():
-            raise UserError(f"{args.style_image}: style image not found")
+        _style_image(args.style_image)
         teacher = f"magenta:{args.style_image}"
     elif args.style_image:
         raise UserError("--style-image goes with --teacher magenta")
     if args.batch is None:
         args.batch = 8 if args.crop else 4
-    if args.batch < 1 or (args.crop and args.crop < 32):
-        raise UserError("--batch must be >= 1 and --crop 0 (whole frames) or >= 32")
-    if not 0.0 <= args.stability <= 100.0:
-        raise UserError("--stability must be in [0, 100]")
+    if args.crop and args.crop < 32:
+        raise UserError("--crop must be 0 (whole frames) or >= 32")
     if args.lr is None:  # the teacher-shaped nets fine-tune the teacher's weights
         args.lr = 5e-4 if args.arch in ("ms26", "mg", "mg-rt") else 2e-3
-    if args.int8:
-        from ..shrink.quantize import check_name
-        check_name(args.output + "-int8", args.output, args.out_dir)  # the int8 name is free: check before training
-    res = distill(teacher, args.output, arch=args.arch, arch_kwargs=_arch_kwargs(args.arch_arg),
+    check_destination(args, *([args.output, args.output + "-int8"] if args.int8 else [args.output]))
+    res = distill(teacher, args.output, arch=args.arch, arch_kwargs=A.arch_kwargs(args.arch_arg),
                   content=args.content, steps=args.steps, minutes=args.minutes, batch=args.batch, crop=args.crop,
                   lr=args.lr, seed=args.seed, workdir=args.workdir, resume=args.resume, out_dir=args.out_dir,
                   threads=args.threads, progress=not args.json, stability=args.stability)
     if args.int8:
         from ..shrink.quantize import quantize
-        res["int8"] = quantize(res["path"], "int8", args.output + "-int8", out_dir=args.out_dir)
-    if args.json:
-        print(json.dumps(res, indent=2))
-    else:
-        f = res.get("fidelity") or {}
-        print(f"wrote {res['path']}: {res['steps']} steps in {res['minutes']} min; "
-              f"held-out PSNR {f.get('psnr')} dB, SSIM {f.get('ssim')}")
-        if args.int8:
-            q = res["int8"]
-            print(f"wrote {q['path']} (int8): PSNR vs float {q['psnr_vs_source']} dB"
-                  + (f", vs teacher {q['psnr_vs_teacher']} dB / SSIM {q['ssim_vs_teacher']}"
-                     if "psnr_vs_teacher" in q else ""))
-    return 0
+        res["int8"] = quantize(res["path"], "int8", args.output + "-int8", out_dir=args.out_dir, force=True)
+    f = res.get("fidelity") or {}
+    text = (f"wrote {res['path']}: {res['steps']} steps in {res['minutes']} min; "
+            f"held-out PSNR {f.get('psnr')} dB, SSIM {f.get('ssim')}")
+    if args.int8:
+        q = res["int8"]
+        text += (f"\nwrote {q['path']} (int8): PSNR vs float {q['psnr_vs_source']} dB"
+                 + (f", vs teacher {q['psnr_vs_teacher']} dB / SSIM {q['ssim_vs_teacher']}"
+                    if "psnr_vs_teacher" in q else ""))
+    return _print(args, res, text)
 
 
-def add_eval_parsers(sub):
-    e = sub.add_parser("eval", help="evaluate a model: fidelity to its teacher")
-    esub = e.add_subparsers(dest="what", metavar="WHAT")
-    f = esub.add_parser("fidelity", help="PSNR/SSIM of a student vs its teacher on held-out photos")
-    f.add_argument("--model", required=True)
-    f.add_argument("--teacher", help="override the card's teacher (multistyle26:N or magenta:STYLE_IMAGE)")
-    f.add_argument("--images", nargs="+", help="images or folders (default: the held-out shared photos)")
-    f.add_argument("--size", type=int, default=512, help="longer side in pixels")
-    f.add_argument("--threads", type=int)
-    f.add_argument("--json", action="store_true")
-    f.set_defaults(func=cmd_eval_fidelity)
-    from .video import add_temporal_args
-    add_temporal_args(esub.add_parser("temporal", help="flicker (warping error) of frame-by-frame vs stabilised"))
-    e.set_defaults(func=lambda a: (e.print_help(), 2)[1])
+def _report(args, res: dict) -> int:
+    val = res.get("val")
+    extra = f"; validation PSNR {val['psnr']} dB, SSIM {val['ssim']}" if val else ""
+    return _print(args, res, f"wrote {res['path']}: {res['steps']} steps in {res['minutes']} min{extra}")
 
 
-def cmd_eval_fidelity(args):
-    from ..imageio import IMAGE_EXTS
-    from ..train.distill import measure_fidelity
-    from ..zoo import get_model
-    from ..zoo.teachers import Teacher, card_spec
-    info = get_model(args.model)
-    spec = args.teacher or info.teacher
-    if not spec:
-        raise UserError(f"model {info.name!r} has no teacher in its card; pass --teacher")
-    spec = card_spec(spec)
-    images = None
-    if args.images:
-        images = []
-        for it in args.images:
-            p = Path(it)
-            if p.is_dir():
-                images += sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_EXTS)
-            elif p.exists():
-                images.append(p)
-            else:
-                raise UserError(f"{it}: not found")
-        if not images:
-            raise UserError("no images to evaluate on")
-    res = measure_fidelity(info.path, Teacher(spec, threads=args.threads), images, size=args.size)
-    res.update(model=info.name, teacher=spec)
-    if args.json:
-        print(json.dumps(res, indent=2))
-    else:
-        for r in res["per_image"]:
-            print(f"{r['image']:24s} PSNR {r['psnr']:6.2f} dB  SSIM {r['ssim']:.4f}")
-        print(f"{'mean':24s} PSNR {res['psnr']:6.2f} dB  SSIM {res['ssim']:.4f}  ({info.name} vs {spec})")
-    return 0
+def cmd_train(args) -> int:
+    from ..train.perceptual import train_perceptual
+    _style_image(args.style_image)
+    check_destination(args)
+    res = train_perceptual(
+        args.style_image, args.output, arch=args.arch, arch_kwargs=A.arch_kwargs(args.arch_arg), content=args.content,
+        features=args.features, style_layers=_layer_weights(args.layers, "--layers"),
+        content_layers=_layer_weights(args.content_layers, "--content-layers"),
+        features_weights=args.features_weights, content_weight=args.content_weight,
+        style_weight=args.style_weight, tv_weight=args.tv_weight, style_kind=args.style_loss, size=args.size,
+        style_size=args.style_size, batch=args.batch, steps=args.steps, minutes=args.minutes, lr=args.lr,
+        seed=args.seed, workdir=args.workdir, resume=args.resume, out_dir=args.out_dir,
+        sample_every=args.sample_every, threads=args.threads, device=args.device, progress=not args.json)
+    return _report(args, res)
+
+
+def cmd_train_paired(args) -> int:
+    from ..train.paired import train_paired
+    check_destination(args)
+    res = train_paired(
+        args.inputs, args.targets, args.output, arch=args.arch, arch_kwargs=A.arch_kwargs(args.arch_arg),
+        val_fraction=args.val_fraction, size=args.size, batch=args.batch, epochs=args.epochs, steps=args.steps,
+        minutes=args.minutes, lr=args.lr, features=args.features, perceptual_weight=args.perceptual_weight,
+        features_weights=args.features_weights, seed=args.seed, workdir=args.workdir, resume=args.resume,
+        out_dir=args.out_dir, sample_every=args.sample_every, threads=args.threads, device=args.device,
+        progress=not args.json)
+    return _report(args, res)
+
+
+def cmd_train_arbitrary(args) -> int:
+    from ..train.arbitrary import train_arbitrary
+    check_destination(args)
+    res = train_arbitrary(args.output, arch=args.arch, arch_kwargs=A.arch_kwargs(args.arch_arg), steps=args.steps,
+                          minutes=args.minutes, batch=args.batch, crop=args.crop, lr=args.lr, seed=args.seed,
+                          workdir=args.workdir, resume=args.resume, out_dir=args.out_dir,
+                          pool_size=args.pool_size, train_crop=args.train_crop or None, threads=args.threads,
+                          progress=not args.no_progress)
+    fid = res["fidelity"]
+    return _print(args, res, f"{res['path']}: {res['steps']} steps, {res['minutes']} min, held-out styles "
+                  f"PSNR {fid['psnr']} dB SSIM {fid['ssim']} vs Magenta at {fid['size']} px")
+
+
+def cmd_train_adain(args) -> int:
+    from ..train.adain import train_adain
+    check_destination(args)
+    res = train_adain(args.output, steps=args.steps, minutes=args.minutes, batch=args.batch, crop=args.crop,
+                      lr=args.lr, seed=args.seed, workdir=args.workdir, resume=args.resume, out_dir=args.out_dir,
+                      threads=args.threads, style_weight=args.style_weight, recon_weight=args.recon_weight,
+                      tv_weight=args.tv_weight, progress=not args.no_progress)
+    return _print(args, res, f"{res['path']}: {res['steps']} steps, {res['minutes']} min, "
+                  f"alpha=0 PSNR {res['alpha0_psnr']} dB")

@@ -10,8 +10,6 @@ inputs the reference is OpenCV's conversion (cv2.cvtColor ..._NV12 / _I420) foll
 from __future__ import annotations
 
 import io
-import os
-import re
 import warnings
 from pathlib import Path
 from typing import Optional, Tuple
@@ -19,18 +17,12 @@ from typing import Optional, Tuple
 import numpy as np
 
 from ..errors import UserError
+from ..imageio import atomic_write_bytes
+from ..outputs import check_output
 from . import yuv
 
 TARGETS = ("onnx", "tflite", "coreml")
-
-
-def parse_size(text: Optional[str]) -> Optional[Tuple[int, int]]:
-    if not text:
-        return None
-    m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
-    if not m or int(m.group(1)) < 16 or int(m.group(2)) < 16:
-        raise UserError(f"--size takes HxW (e.g. 480x640, each >= 16), got {text!r}")
-    return int(m.group(1)), int(m.group(2))
+SUFFIX = {"onnx": ".onnx", "tflite": ".tflite", "coreml": ".mlpackage"}
 
 
 def photo(h: int, w: int) -> np.ndarray:
@@ -67,10 +59,7 @@ def torch_to_onnx(module, sample: np.ndarray, path: Path, name: str, dynamic: bo
         torch.onnx.export(module.eval(), (torch.from_numpy(sample),), buf, input_names=[name],
                           output_names=["output"], dynamic_axes=axes, opset_version=opset, dynamo=False,
                           do_constant_folding=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(path.name + ".part")
-    part.write_bytes(buf.getvalue())
-    os.replace(part, path)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def run_exported(to: str, path: Path, x: np.ndarray, name: str) -> np.ndarray:
@@ -96,8 +85,9 @@ def export_model(model, to: str, path, input_format: str = "rgb", rng: str = "vi
         raise UserError(f"--to must be one of {', '.join(TARGETS)}, got {to!r}")
     info = load_info(model)
     path = Path(path).expanduser()
-    if path.exists() and path.resolve() == info.path.resolve():
-        raise UserError(f"-o {path} is the source model; choose another output path")
+    if path.suffix.lower() != SUFFIX[to]:
+        raise UserError(f"-o {path}: --to {to} writes a {SUFFIX[to]} file; name the output *{SUFFIX[to]}")
+    check_output(path, [info.path], folder_ok=to == "coreml")
     if to in ("tflite", "coreml") and not size:
         raise UserError(f"--to {to} needs a fixed input size: add --size HxW (e.g. --size 480x640)")
     if not 7 <= opset <= 21:

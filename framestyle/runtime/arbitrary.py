@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import UserError
 from . import ops
-from .session import make_session
+from .session import check_model, make_session
 
 METHODS = ("magenta", "student", "adain")
 DEFAULT_MODELS = {"student": "arbitrary-mg-int8", "adain": "adain-lite0"}  # student: 24.0 dB vs Magenta (its card)
@@ -63,6 +63,7 @@ class _OnnxBackend:
         self.path = _model_path(model, self.method)
         self.threads = threads
         self.sess = make_session(self.path, threads)
+        check_model(self.sess, self.path)
         from ..zoo.registry import _read_card
         self.card = _read_card(self.path)
         self.multiple = int(self.card.get("input", {}).get("multiple", 8))

@@ -35,12 +35,53 @@ def make_session(path, threads: Optional[int] = None, model_bytes: Optional[byte
         raise UserError(f"{path}: not a valid ONNX model ({msg[:200]})") from None
 
 
+def _dims(shape) -> str:
+    return "[" + ",".join(str(d) for d in shape) + "]"
+
+
+def _fits(dim, want) -> bool:
+    return not isinstance(dim, int) or dim == want
+
+
+def check_model(sess, path, run: bool = False) -> None:
+    """The one model check on load: an image input [1,3,H,W] float (plus the known extra inputs: a style-weights
+    or style vector, at most 2-D) and a first output of the same image shape. `run` also tries one small frame.
+    UserError naming what is wrong, before any work."""
+    ins, outs = sess.get_inputs(), sess.get_outputs()
+    got = ", ".join(f"{i.name} {i.type} {_dims(i.shape)}" for i in ins) or "none"
+    x = ins[0] if ins else None
+    if (x is None or x.type != "tensor(float)" or len(x.shape) != 4 or not _fits(x.shape[0], 1)
+            or not _fits(x.shape[1], 3)):
+        raise UserError(f"{path}: not a style model: expected an image input float [1,3,H,W], got {got}")
+    bad = [i for i in ins[1:] if len(i.shape) > 2 or i.type != "tensor(float)"]
+    if bad:
+        raise UserError(f"{path}: unexpected extra input {bad[0].name} {bad[0].type} {_dims(bad[0].shape)}; "
+                        "only a style-weights or style vector may come with the image")
+    y = outs[0] if outs else None
+    if (y is None or len(y.shape) != 4 or not _fits(y.shape[0], 1) or not _fits(y.shape[1], 3)
+            or any(isinstance(a, int) and isinstance(b, int) and a != b for a, b in zip(x.shape[2:], y.shape[2:]))):
+        shown = f"{y.type} {_dims(y.shape)}" if y is not None else "none"
+        raise UserError(f"{path}: not a style model: its output must be an image of the input's shape "
+                        f"[1,3,H,W], got {shown}")
+    if run:
+        import numpy as np
+        h, w = (d if isinstance(d, int) else 64 for d in x.shape[2:])
+        feeds = {x.name: np.full((1, 3, h, w), 0.5, np.float32)}
+        for i in ins[1:]:
+            feeds[i.name] = np.zeros([d if isinstance(d, int) else 1 for d in i.shape], np.float32)
+        try:
+            out = sess.run([y.name], feeds)[0]
+        except Exception as exc:  # ORT's own exception types
+            raise UserError(f"{path}: the model fails on a {w}x{h} test frame ({str(exc).splitlines()[0][:160]})") \
+                from None
+        if out.shape != (1, 3, h, w):
+            raise UserError(f"{path}: not a style model: a {w}x{h} frame gave an output of shape "
+                            f"{list(out.shape)}, not [1,3,{h},{w}]")
+
+
 def check_onnx(path) -> None:
-    """Raise UserError unless the file loads and takes one [N,3,H,W]-like image input."""
-    sess = make_session(path, threads=1)
-    inputs = sess.get_inputs()
-    if not inputs or len(inputs[0].shape) != 4:
-        raise UserError(f"{path}: expected an image input [1,3,H,W], got {[i.shape for i in inputs]}")
+    """Raise UserError unless the file loads and passes `check_model` (including one small test frame)."""
+    check_model(make_session(path, threads=1), path, run=True)
 
 
 U8_IN, U8_OUT = "fs_frame", "fs_stylized"

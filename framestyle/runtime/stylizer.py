@@ -16,7 +16,7 @@ from ..imageio import ImageLike, load_image
 from ..zoo import ModelInfo, get_model
 from ..zoo.teachers import parse_style
 from . import ops
-from .session import U8_IN, U8_OUT, make_session
+from .session import U8_IN, U8_OUT, check_model, make_session
 
 
 def check_strength(strength: float) -> float:
@@ -129,6 +129,9 @@ class Stylizer:
         elif style_image is not None:
             raise UserError(f"model {self.info.name!r} has a fixed style; use an arbitrary model "
                             "(--model magenta) with --style-image")
+        if style_bank is not None and self.info.kind != "arbitrary":
+            raise UserError(f"model {self.info.name!r} has a fixed style; --style-bank needs an arbitrary-style "
+                            "model (--method student, or --model magenta)")
 
     # -- style selection ---------------------------------------------------------------------------
     def set_style(self, style) -> None:
@@ -158,6 +161,7 @@ class Stylizer:
         if self._sess is None and self.info.kind != "arbitrary":
             from .session import uint8_graph
             self._sess = make_session(self.info.path, self.threads)  # validates the file, clear errors
+            check_model(self._sess, self.info.path)
             try:  # fast path: uint8 in/out fused into the graph
                 self._sess = make_session(self.info.path, self.threads, uint8_graph(self.info.path))
                 self._u8 = True

@@ -18,9 +18,9 @@ from ..zoo import ModelInfo, get_model
 def load_info(model: Union[str, Path, ModelInfo]) -> ModelInfo:
     """The model to shrink, its file checked first: a missing, empty or corrupt .onnx is one clear error before
     any work (ONNX Runtime's quantisation tools would print tracebacks)."""
-    from ..runtime.session import make_session
+    from ..runtime.session import check_model, make_session
     info = model if isinstance(model, ModelInfo) else get_model(str(model))
-    make_session(info.path, threads=1)
+    check_model(make_session(info.path, threads=1), info.path)
     return info
 
 

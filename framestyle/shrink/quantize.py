@@ -287,13 +287,7 @@ def _is_quantised(path: Path) -> bool:
 
 def check_name(name: str, src_name: str, out_dir=None, force: bool = False) -> None:
     """A valid new name whose files do not exist yet where they will be written (unless `force`)."""
-    import re
-    from ..paths import user_models_dir
-    if not name or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name) or name.endswith(".onnx"):
-        raise UserError(f"-o {name!r}: give a model name (letters, digits, - _ .), not a path")
+    from ..outputs import model_output
     if name == src_name:
         raise UserError(f"-o {name!r} is the source model's name; choose a new name")
-    dst = Path(out_dir) if out_dir is not None else user_models_dir()
-    if not force and (dst / f"{name}.onnx").exists():
-        raise UserError(f"-o {name!r}: {dst / (name + '.onnx')} exists; choose a new name or pass --force to "
-                        "replace it")
+    model_output(name, out_dir, force)

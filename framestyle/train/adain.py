@@ -250,9 +250,8 @@ def train_adain(name: str = "adain-lite0", steps: Optional[int] = None, minutes:
     bar.close()
     save_checkpoint(ckpt, model=net.decoder.state_dict(), opt=opt.state_dict(), step=step, elapsed=elapsed,
                     arch=ARCH)
-    from ..paths import user_models_dir
-    out = Path(out_dir) if out_dir else user_models_dir()
-    path = out / f"{name}.onnx"
+    from ..outputs import model_output
+    path = model_output(name, out_dir, force=True)  # a plain name inside out_dir (the CLI refused clashes)
     stats = export_adain(net, path)
     card = {"name": name, "kind": "arbitrary", "method": "adain", "arch": ARCH,
             "description": "multi-level AdaIN: EfficientNet-Lite0 encoder (to block4), mean/std alignment at "

@@ -295,9 +295,8 @@ def _write_json(path: Path, obj: dict) -> None:
 
 def export_model(net, name: str, card: dict, out_dir: Optional[Path] = None) -> Path:
     """Export the student and its card to out_dir (default: the user zoo)."""
-    from ..paths import user_models_dir
-    out = Path(out_dir) if out_dir else user_models_dir()
-    path = out / f"{name}.onnx"
+    from ..outputs import model_output
+    path = model_output(name, out_dir, force=True)  # a plain name inside out_dir (the CLI refused clashes)
     stats = export_student(net, path)
     card = dict(card)
     card.update(name=name, export=stats, created=time.strftime("%Y-%m-%d %H:%M:%S"),

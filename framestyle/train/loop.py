@@ -139,9 +139,8 @@ class CsvLog:
 def finish_model(net, name: str, card: dict, out_dir: Optional[Path] = None, multiple: int = 8) -> Path:
     """Export to ONNX, write the card next to it; default destination: the user zoo."""
     from ..export.onnx import export_onnx
-    from ..paths import user_models_dir
-    out_dir = Path(out_dir) if out_dir else user_models_dir()
-    path = out_dir / f"{name}.onnx"
+    from ..outputs import model_output
+    path = model_output(name, out_dir, force=True)  # a plain name inside out_dir (the CLI refused clashes)
     net = net.cpu().eval()
     net = net.for_export() if hasattr(net, "for_export") else net  # e.g. mg folds its fixed style into constants
     stats = export_onnx(net, path, multiple=multiple)

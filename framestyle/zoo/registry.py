@@ -110,16 +110,17 @@ def get_model(name: Optional[str] = None) -> ModelInfo:
 
 
 def add_user_model(src: Path, name: Optional[str] = None, card: Optional[dict] = None,
-                   folder: Optional[Path] = None) -> ModelInfo:
+                   folder: Optional[Path] = None, force: bool = True) -> ModelInfo:
     """Copy an .onnx (and its card) into the user zoo (or into `folder`, created if needed, e.g. the built-in
-    folder) after checking it loads."""
+    folder) after checking it is a style model; `force=False` refuses to replace a model of that name."""
+    from ..outputs import model_output
     from ..runtime.session import check_onnx
     src = Path(src)
     check_onnx(src)
-    name = name or src.stem
+    dst = model_output(name or src.stem, folder, force=force, flag="--name")
+    name = dst.stem
     if folder is not None:
         Path(folder).mkdir(parents=True, exist_ok=True)
-    dst = (Path(folder) if folder is not None else user_models_dir()) / f"{name}.onnx"
     if src.resolve() != dst.resolve():
         atomic_write_bytes(dst, src.read_bytes())
     card = dict(card or _read_card(src))

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Union
@@ -21,6 +19,7 @@ from typing import Dict, List, Optional, Sequence, Union
 import numpy as np
 
 from ..errors import UserError
+from ..imageio import atomic_write_bytes
 
 FORMAT = "framestyle-styles-v1"
 STYLE_DIM = 100
@@ -82,7 +81,8 @@ def load_bank(path: PathLike) -> StyleBank:
     except UserError:
         raise
     except Exception as exc:  # zipfile / numpy raise many types for corrupt files
-        raise UserError(f"{path}: unreadable style bank ({type(exc).__name__}: {str(exc)[:120]})") from None
+        why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UserError(f"{path}: not a readable style bank ({why})") from None
     if vectors.ndim != 2 or vectors.shape[1] != STYLE_DIM or vectors.shape[0] != len(names):
         raise UserError(f"{path}: style vectors must be [N,{STYLE_DIM}], got {list(vectors.shape)}")
     return StyleBank(names, vectors, hashes, sources)
@@ -93,20 +93,11 @@ def save_bank(bank: StyleBank, path: PathLike) -> Path:
     path = Path(path)
     if path.suffix.lower() != ".npz":
         raise UserError(f"{path}: a style bank is written as .npz")
-    path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
     np.savez(buf, format=np.array(FORMAT), names=np.array(bank.names, dtype=str),
              vectors=bank.vectors.astype(np.float32), sha256=np.array(bank.hashes, dtype=str),
              sources=np.array(bank.sources, dtype=str))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(buf.getvalue())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_bytes(path, buf.getvalue())
     return path
 
 
@@ -117,15 +108,16 @@ def embed_images(images: Sequence[PathLike], output: PathLike, threads: Optional
     The Magenta teacher caches vectors by image content (memory + disk), so embedding a picture a second
     time does not run the predictor (`predict_runs` in the summary counts real runs).
     """
-    from ..imageio import load_image, same_file
+    from ..imageio import load_image
+    from ..outputs import check_output
     from .magenta import MagentaTeacher
     output = Path(output)
     if not images:
         raise UserError("give at least one style image")
     paths = [Path(p) for p in images]
-    for p in paths:
-        if output.exists() and same_file(p, output):
-            raise UserError(f"{output}: the output is one of the inputs")
+    check_output(output, paths, replace=append, hint="pass --append to add to it")
+    if output.suffix.lower() != ".npz":
+        raise UserError(f"{output}: a style bank is written as .npz")
     stems = [p.stem for p in paths]
     dup = sorted({s for s in stems if stems.count(s) > 1})
     if dup:
@@ -173,11 +165,11 @@ def blend_vector(bank: StyleBank, weights: Union[str, Dict[str, float]]) -> np.n
 
 def blend_bank(bank_path: PathLike, weights: str, output: PathLike, name: str = "blend") -> dict:
     """Blend styles of one bank into a new one-style bank at `output` (never the input file)."""
-    from ..imageio import same_file
+    from ..outputs import check_output, plain_name
     bank_path, output = Path(bank_path), Path(output)
     bank = load_bank(bank_path)
-    if output.exists() and same_file(bank_path, output):
-        raise UserError(f"{output}: refusing to overwrite the input bank; choose another -o")
+    check_output(output, [bank_path])
+    plain_name(name, "--name")
     w = parse_weights(weights)
     vec = blend_vector(bank, w)
     recipe = ",".join(f"{k}:{v:.4f}" for k, v in w.items())

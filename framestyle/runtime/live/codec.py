@@ -36,7 +36,10 @@ def open_video(path) -> "av.container.InputContainer":
     if vs.codec_context.name in ("png", "mjpeg", "bmp", "tiff", "webp") and (vs.frames or 0) <= 1 \
             and not (c.duration and c.duration > 1_000_000 // 10):
         c.close()
-        raise UserError(f"{path}: is a still image, not a video")
+        from ...imageio import IMAGE_EXTS
+        if path.suffix.lower() in IMAGE_EXTS or (vs.frames or 0) == 1:
+            raise UserError(f"{path}: is a still image, not a video")
+        raise UserError(f"{path}: video has no frames")
     return c
 
 

@@ -207,8 +207,13 @@ def open_sink(spec: str, fps: float = 30.0) -> Sink:
         if not arg.isdigit() or not 0 <= int(arg) < 65536:
             raise UserError(f"bad MJPEG port {arg!r}; use mjpeg:PORT (1-65535)")
         return MjpegSink(int(arg))
-    if Path(spec).suffix.lower() in OUT_FORMATS:
+    if is_file_sink(spec):
         if Path(spec).is_dir():
             raise UserError(f"{spec}: is a folder")
         return FileSink(spec, fps)
     raise UserError(f"unknown sink {spec!r}; use window, FILE.mp4, virtualcam, mjpeg[:PORT] or null")
+
+
+def is_file_sink(spec: str) -> bool:
+    """A sink that writes a video file (its path must pass the output check)."""
+    return Path(str(spec)).suffix.lower() in OUT_FORMATS and not str(spec).startswith("mjpeg")
