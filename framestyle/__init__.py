@@ -2,7 +2,7 @@
 __version__ = "0.1.0"
 
 
-from .errors import UserError, FramestyleError  # noqa: E402,F401
+from .errors import UserError  # noqa: E402,F401
 from .imageio import load_image, save_image  # noqa: E402,F401
 
 

@@ -4,5 +4,3 @@
 class UserError(Exception):
     """Bad input, missing file, unknown model, missing optional package..."""
 
-
-FramestyleError = UserError

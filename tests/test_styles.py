@@ -71,7 +71,7 @@ def test_blend_normalises_and_lies_between(tmp_path, two_styles):
         S.resolve_style(bank_path)
     with pytest.raises(UserError, match="unknown style 'monet'"):
         S.resolve_style(bank_path, "monet")
-    with pytest.raises(UserError, match="refusing to overwrite"):
+    with pytest.raises(UserError, match="would overwrite the input"):
         S.blend_bank(bank_path, "starry:1", bank_path)
     with pytest.raises(UserError, match="no positive weights"):
         S.parse_weights("starry:0,home:0")

@@ -30,7 +30,7 @@ def add_parsers(sub):
     b.add_argument("--rounds", type=A.positive_int, default=4,
                    help="split the runs over this many passes through all models (fair on a shared host)")
     b.add_argument("--json", action="store_true")
-    b.set_defaults(func=cmd_bench)
+    b.set_defaults(func=cmd_bench, needs=("skimage",))
 
 
 def cmd_models(args) -> int:

@@ -20,7 +20,7 @@ def add_parsers(sub):
     q.add_argument("--out-dir", type=Path, help="write NAME.onnx + NAME.json here instead of the user zoo")
     q.add_argument("--force", action="store_true", help="replace an existing model of that name")
     q.add_argument("--json", action="store_true", help="print the result as JSON")
-    q.set_defaults(func=cmd_quantize, needs=lambda a: ["onnxconverter_common"] if a.fp16 else ["skimage"])
+    q.set_defaults(func=cmd_quantize, needs=_quantize_needs)
 
     p = sub.add_parser("prune", help="remove internal channels of a fast student, fine-tune from the original")
     p.add_argument("model", help="zoo name or .onnx path of a framestyle student (fast family)")
@@ -40,6 +40,11 @@ def add_parsers(sub):
     b.add_argument("--force", action="store_true", help="replace an existing model of that name")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_binarize, needs=("torch", "skimage"))
+
+
+def _quantize_needs(args) -> list:
+    # the fidelity report vs the teacher runs through framestyle.train (torch); default calibration photos: skimage
+    return ["torch"] + (["onnxconverter_common"] if args.fp16 else ([] if args.calib else ["skimage"]))
 
 
 def _print(res: dict, as_json: bool, line: str) -> int:

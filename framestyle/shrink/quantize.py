@@ -257,10 +257,12 @@ def quantize(model: Union[str, Path, ModelInfo], method: str, name: str, calib_d
              out_dir=None, force: bool = False) -> dict:
     """Quantise a zoo model or .onnx file, add it to the user zoo as `name` (or write it to `out_dir`), report
     size and PSNR vs the float model (and vs its teacher when it was distilled from one)."""
-    src = load_info(model)
+    from ..zoo import get_model
+    src = model if isinstance(model, ModelInfo) else get_model(str(model))
     if src.kind == "arbitrary" and src.card.get("method") != "student":
         raise UserError(f"model {src.name!r} is not a distilled arbitrary-style student (e.g. arbitrary-mg);"
                         " quantise a student, or a fixed or multi-style model")
+    src = load_info(src)
     if src.card.get("quantization") or src.card.get("method") in METHODS or _is_quantised(src.path):
         raise UserError(f"model {src.name!r} is already quantised; quantise its float source "
                         f"({src.card.get('derived_from') or 'the model it was made from'})")

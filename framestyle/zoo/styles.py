@@ -82,7 +82,7 @@ def load_bank(path: PathLike) -> StyleBank:
         raise
     except Exception as exc:  # zipfile / numpy raise many types for corrupt files
         why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise UserError(f"{path}: not a readable style bank ({why})") from None
+        raise UserError(f"{path}: unreadable style bank ({why})") from None
     if vectors.ndim != 2 or vectors.shape[1] != STYLE_DIM or vectors.shape[0] != len(names):
         raise UserError(f"{path}: style vectors must be [N,{STYLE_DIM}], got {list(vectors.shape)}")
     return StyleBank(names, vectors, hashes, sources)
