@@ -5,7 +5,7 @@
 set -euo pipefail
 WORK=${1:-runs/example-paired}
 MINUTES=${2:-10}
-FRAMESTYLE=${FRAMESTYLE:-framestyle}  # before registration: FRAMESTYLE="python -m framestyle.cli.train_more"
+FRAMESTYLE=${FRAMESTYLE:-framestyle}  # or FRAMESTYLE="python -m framestyle.cli"
 mkdir -p "$WORK"
 python - "$WORK" <<'PY'
 import sys

@@ -4,7 +4,7 @@
 set -euo pipefail
 WORK=${1:-runs/example-perceptual}
 MINUTES=${2:-14}
-FRAMESTYLE=${FRAMESTYLE:-framestyle}  # before registration: FRAMESTYLE="python -m framestyle.cli.train_more"
+FRAMESTYLE=${FRAMESTYLE:-framestyle}  # or FRAMESTYLE="python -m framestyle.cli"
 mkdir -p "$WORK"
 PAINTING=${PAINTING:-../shared/data/images/starry_night.jpg}
 $FRAMESTYLE train --style-image "$PAINTING" --minutes "$MINUTES" --lr 3e-3 --batch 2 --threads 1 \

@@ -54,6 +54,7 @@ def world(tmp_path_factory):
     vw.release()
     from framestyle.zoo import get_model
     shutil.copy(get_model("starry-fast").path, w / "m.onnx")
+    shutil.copy(get_model("starry-fast").path.with_suffix(".json"), w / "m.json")  # its card: a student
     return w
 
 
@@ -230,3 +231,29 @@ def test_several_inputs_to_a_new_folder_name(world, tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == ["x-1.png", "x.png"]
     assert all(r["ok"] and r["load_ms"] > 0 and r["ms"] > 0 for r in recs)
     assert not os.path.exists(tmp_path / "two.png")
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 64 KB tmpfs: writing any real output fills it (needs root; skipped elsewhere)."""
+    import subprocess
+    d = tmp_path / "full"
+    d.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(d)], capture_output=True).returncode:
+        pytest.skip("cannot mount a small tmpfs here (not root)")
+    yield d
+    subprocess.run(["umount", str(d)], capture_output=True)
+
+
+@pytest.mark.parametrize("argv", [
+    ["stylize", "{w}/a.jpg", "--model", "starry-fast", "-o", "{full}/x.png"],
+    ["sheet", "{w}/b.png", "--models", "starry-fast", "-o", "{full}/x.png"],
+    ["video", "{w}/clip.mp4", "--model", "starry-fast", "--max-size", "128", "-o", "{full}/x.mp4"],
+    ["export", "{w}/m.onnx", "-o", "{full}/x.onnx"],
+], ids=["stylize", "sheet", "video", "export"])
+def test_disk_full(argv, world, full_disk, capsys):
+    """No space left: one error line, exit 2, and no temp file left on the full disk."""
+    rc = main([a.replace("{w}", str(world)).replace("{full}", str(full_disk)) for a in argv])
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip().startswith(("error", "Traceback"))]
+    assert rc == 2 and len(lines) == 1 and "No space left" in lines[0], lines
+    assert list(full_disk.iterdir()) == []

@@ -108,8 +108,13 @@ def model_args(p, what: str = "input") -> None:
     p.add_argument("--strength", type=unit_float, default=1.0, help="0..1, how much style to apply")
     p.add_argument("--preserve-color", action="store_true", help=f"keep the {what}'s colours")
     p.add_argument("--threads", type=threads, help="ONNX Runtime threads")
-    from ..runtime.arbitrary import add_method_args
-    add_method_args(p)
+    from ..runtime.arbitrary import METHODS
+    p.add_argument("--method", choices=METHODS,
+                   help="arbitrary-style engine for --style-image / --style-bank: magenta (teacher, slow), "
+                        "student (distilled, real time) or adain")
+    p.add_argument("--style-bank", help="a .npz from `framestyle style embed`; pick a style with --style NAME "
+                                        "(or a blend NAME:0.5,NAME:0.5)")
+    p.add_argument("--alpha", type=unit_float, default=1.0, help="AdaIN only: 0 = photo, 1 = full style")
 
 
 def budget_args(p, name: str | None = None, batch: int | None = None, lr: float | None = None,
@@ -124,7 +129,7 @@ def budget_args(p, name: str | None = None, batch: int | None = None, lr: float 
     p.add_argument("--minutes", type=positive_float, help="training time budget in minutes")
     p.add_argument("--batch", type=positive_int, default=batch, help="images per step")
     p.add_argument("--lr", type=learning_rate, default=lr, help=lr_help)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=nonneg_int, default=0)
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in the work dir")
     p.add_argument("--workdir", type=Path, help="checkpoints and logs (default runs/NAME)")
     p.add_argument("--out-dir", type=Path, help="where the .onnx and card go (default: the user zoo)")

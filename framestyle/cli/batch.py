@@ -38,6 +38,8 @@ def cmd_batch(args) -> int:
     from . import emit_json
     if args.style_image and args.style:
         raise UserError("give either --style or --style-image, not both")
+    from ..outputs import check_output
+    check_output(args.output, folder_ok=True)  # a writable place (the inside-the-input check is batch's own)
     opts = BatchOptions(model=args.model, style=args.style, style_image=args.style_image, strength=args.strength,
                         preserve_color=args.preserve_color, max_size=args.max_size, format=args.format)
     res = run_batch(args.input, args.output, opts, workers=args.workers, engine=args.engine,

@@ -263,13 +263,3 @@ def attach(info, threads: Optional[int] = None, style=None, style_image=None, st
             raise UserError("AdaIN takes a style image (--style-image), not a style vector")
         return be, be.from_vector(style)
     return be, initial_state(be, style_image, style_bank, style)
-
-
-def add_method_args(p) -> None:
-    """CLI options shared by image/video/live/web: --method, --style-bank, --alpha."""
-    p.add_argument("--method", choices=METHODS,
-                   help="arbitrary-style engine for --style-image / --style-bank: magenta (teacher, slow), "
-                        "student (distilled, real time) or adain")
-    p.add_argument("--style-bank", help="a .npz from `framestyle style embed`; pick a style with --style NAME "
-                                        "(or a blend NAME:0.5,NAME:0.5)")
-    p.add_argument("--alpha", type=float, default=1.0, help="AdaIN only: 0 = photo, 1 = full style")

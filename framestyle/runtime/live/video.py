@@ -23,9 +23,9 @@ _END = object()
 class _Worker(threading.Thread):
     """A daemon thread that records its exception instead of printing it."""
 
-    def __init__(self, target: Callable, name: str):
+    def __init__(self, target: Callable, name: str, stop: Optional[threading.Event] = None):
         super().__init__(target=self._run, name=name, daemon=True)
-        self._fn = target
+        self._fn, self._halt = target, stop
         self.error: Optional[BaseException] = None
 
     def _run(self):
@@ -33,6 +33,8 @@ class _Worker(threading.Thread):
             self._fn()
         except BaseException as exc:  # reported by the main thread
             self.error = exc
+            if self._halt is not None:  # e.g. the disk is full: nobody waits on a dead encoder
+                self._halt.set()
 
 
 def put(q: queue.Queue, item, stop: threading.Event) -> bool:
@@ -126,8 +128,8 @@ def stylize_video(src, dst, stylizer, stabilizer=None, max_size: Optional[int] =
             _drain_audio(audio_q, writer, writer.seconds_written + 0.5)
         _drain_audio(audio_q, writer, float("inf"))
 
-    reader = _Worker(read, "video-read")
-    encoder = _Worker(write, "video-write")
+    reader = _Worker(read, "video-read", stop)
+    encoder = _Worker(write, "video-write", stop)
     bar = None
     if progress:
         from tqdm import tqdm
