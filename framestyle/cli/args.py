@@ -169,3 +169,13 @@ def make_stylizer(args, **extra):
                   alpha=getattr(args, "alpha", 1.0), **extra)
     st.session  # noqa: B018 -- open and check the model now: a bad file is one error before any work
     return st
+
+
+def checked_model(name):
+    """The zoo model (or .onnx path) `name`, its file checked as a style model before any work."""
+    from ..runtime.session import check_onnx
+    from ..zoo import get_model
+    info = get_model(name)
+    if info.kind != "arbitrary":  # arbitrary-style models are checked by their backend when it opens
+        check_onnx(info.path)
+    return info

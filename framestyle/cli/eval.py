@@ -39,9 +39,8 @@ def add_parsers(sub):
 def cmd_eval_fidelity(args):
     from ..imageio import IMAGE_EXTS
     from ..train.distill import measure_fidelity
-    from ..zoo import get_model
     from ..zoo.teachers import Teacher, card_spec
-    info = get_model(args.model)
+    info = A.checked_model(args.model)
     spec = args.teacher or info.teacher
     if not spec:
         raise UserError(f"model {info.name!r} has no teacher in its card; pass --teacher")
@@ -74,6 +73,7 @@ def cmd_eval_temporal(args) -> int:
     from ..metrics.temporal import evaluate_temporal
     if args.video != "synthetic" and not Path(args.video).exists():
         raise UserError(f"{args.video}: file not found")
+    A.checked_model(args.model)
     res = evaluate_temporal(args.video, args.model, frames=args.frames, style=args.style, max_size=args.max_size,
                             strength=args.stabilize, smooth=args.smooth, teacher=args.teacher)
     if args.json:
