@@ -10,8 +10,8 @@ from typing import List, Optional
 from ..deps import PIP, require
 from ..errors import UserError
 
-# modules that define add_parsers(subparsers); each command sets args.func
-# command module -> its commands:
+# modules that define add_parsers(subparsers); each command sets args.func (and needs=, its optional packages)
+# module -> its commands:
 #   stylize (stylize, sheet)  models (models, info, bench)  video (video, live)  batch (batch)  style (style)
 #   train (distill, train, train-paired, train-arbitrary, train-adain)  eval (eval fidelity|temporal)
 #   shrink (quantize, prune, binarize)  export (export)  serve (serve)

@@ -90,10 +90,11 @@ def _perceptual_args(p) -> None:
 
 
 def check_destination(args, *names: str) -> None:
-    """Before any training: each output name is plain and free in --out-dir (or the user zoo) unless --force."""
+    """Before any training: each output name is plain and free in --out-dir (or the user zoo) unless --force
+    (or --resume: a resumed run continues the same model)."""
     from ..outputs import model_output
     for name in names or (args.output,):
-        model_output(name, args.out_dir, force=args.force)
+        model_output(name, args.out_dir, force=args.force or args.resume)
 
 
 def _layer_weights(items: Optional[List[str]], flag: str) -> Optional[Dict[str, float]]:
