@@ -37,39 +37,58 @@ def _key(p: Path) -> str:
     return os.path.normcase(str(p)).casefold()
 
 
-def _same(a: Path, b: Path) -> bool:
-    if _key(a) == _key(b):
-        return True
-    try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
-        return False
+class _Inputs:
+    """The inputs of one run, indexed once: resolved case-folded paths and (device, inode) pairs."""
+
+    def __init__(self, inputs: Iterable[PathLike]):
+        self.by_key, self.by_inode = {}, {}
+        for src in inputs:
+            if str(src) == "-":
+                continue
+            p = Path(src)
+            self.by_key[_key(p)] = src
+            try:
+                st = p.stat()
+                self.by_inode[(st.st_dev, st.st_ino)] = src
+            except OSError:
+                pass
+
+    def hit(self, out: Path):
+        """The input `out` would overwrite, or None."""
+        src = self.by_key.get(_key(out))
+        if src is None and self.by_inode:
+            try:
+                st = out.stat()
+                src = self.by_inode.get((st.st_dev, st.st_ino))
+            except OSError:
+                pass
+        return src
 
 
 def check_output(out: PathLike, inputs: Iterable[PathLike] = (), *, replace: bool = True, flag: str = "-o",
-                 hint: str = "", folder_ok: bool = False) -> Path:
+                 hint: str = "", folder_ok: bool = False, _probed=None) -> Path:
     """Refuse an output that is (or could overwrite) one of `inputs`, an existing file when `replace` is False
     (`hint` says how to allow it), a folder where a file is needed, or a place that cannot be written."""
     out = Path(out).expanduser()
-    for src in inputs:
-        if str(src) != "-" and _same(out, Path(src)):
-            raise UserError(f"{flag} {out}: would overwrite the input {src}; choose another output")
+    index = inputs if isinstance(inputs, _Inputs) else _Inputs(inputs)
+    src = index.hit(out)
+    if src is not None:
+        raise UserError(f"{flag} {out}: would overwrite the input {src}; choose another output")
     if out.is_dir() and not folder_ok:
         raise UserError(f"{flag} {out}: is a folder; give a file name")
     if out.exists() and not out.is_dir() and not out.is_file():
         raise UserError(f"{flag} {out}: not a regular file (a device or pipe); give a file name")
     if out.exists() and not out.is_dir() and not replace:
         raise UserError(f"{flag} {out}: exists; choose a new name" + (f" or {hint}" if hint else ""))
-    _check_parent(out, flag)
+    _check_parent(out, flag, _probed)
     return out
 
 
 def check_outputs(outs: List[PathLike], inputs: Iterable[PathLike] = (), flag: str = "-o") -> List[Path]:
     """`check_output` for each, and no two outputs that land on one file."""
-    inputs = list(inputs)
-    seen = {}
+    index, seen, probed = _Inputs(inputs), {}, set()
     for o in outs:
-        p = check_output(o, inputs, flag=flag)
+        p = check_output(o, index, flag=flag, _probed=probed)
         k = _key(p)
         if k in seen:
             raise UserError(f"{flag}: {seen[k]} and {p} would be the same file; rename one input")
@@ -77,8 +96,8 @@ def check_outputs(outs: List[PathLike], inputs: Iterable[PathLike] = (), flag: s
     return [Path(o) for o in outs]
 
 
-def _check_parent(out: Path, flag: str) -> None:
-    """The nearest existing ancestor must be a writable folder."""
+def _check_parent(out: Path, flag: str, probed=None) -> None:
+    """The nearest existing ancestor must be a writable folder (probed once per folder in `probed`)."""
     parent = out.parent if str(out.parent) else Path(".")
     while not parent.exists() and parent != parent.parent:
         if parent.is_symlink():
@@ -86,6 +105,10 @@ def _check_parent(out: Path, flag: str) -> None:
         parent = parent.parent
     if parent.exists() and not parent.is_dir():
         raise UserError(f"{flag} {out}: {parent} is a file, not a folder")
+    if probed is not None:
+        if parent in probed:
+            return
+        probed.add(parent)
     if parent.is_dir():
         try:  # a real probe: permissions, read-only mounts and pseudo file systems (/proc) all show here
             fd, probe = tempfile.mkstemp(prefix=".framestyle-probe-", dir=parent)
