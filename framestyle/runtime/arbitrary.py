@@ -6,7 +6,7 @@ Every backend has the same surface:
     state = be.from_vector(vec)                        # magenta/student only: a bank vector, no predictor
     out = be.transform(frame_uint8, state)             # every frame: uint8 HxWx3 -> uint8 HxWx3
 
-magenta: the float Magenta transform (~2x slower than the default student). student: a distilled conditional net
+magenta: the float Magenta transform (slower than the default student: docs/arbitrary.md). student: a distilled conditional net
 (card kind "arbitrary", method "student") fed the Magenta style vector, computed once by the predictor.
 adain: EfficientNet-Lite0 encoder + AdaIN + small decoder; `alpha` (0..1) blends content and style features.
 Its style state is the model's `stats` vector (160 for the multi-level design, 80 for the old block4-only one:
@@ -24,7 +24,7 @@ from . import ops
 from .session import make_session
 
 METHODS = ("magenta", "student", "adain")
-DEFAULT_MODELS = {"student": "arbitrary-mg-int8", "adain": "adain-lite0"}  # student: 24.0 dB vs Magenta (its card)
+DEFAULT_MODELS = {"student": "arbitrary-mg-int8", "adain": "adain-lite0"}  # fidelity: each card
 
 
 def _model_path(model: Union[str, Path, None], method: str) -> Path:

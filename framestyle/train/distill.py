@@ -74,7 +74,7 @@ def cached_pairs(teacher, imgs, names, progress: bool = True):
 
 def sample_batch(pairs, batch: int, crop: int, rng: np.random.Generator, align: int = ALIGN):
     """Random crops whose offsets are multiples of `align`, so the student sees each pixel at the same phase of
-    the teacher's stride grid as in the full frame (a 1-px shift changes bold teachers' output by ~16 dB)."""
+    the teacher's stride grid as in the full frame (a 1-px shift changes bold teachers' output a lot: docs/teacher_ceiling.md)."""
     import torch
     fits = [i for i, (x, _) in enumerate(pairs) if min(x.shape[:2]) >= crop]
     if not fits:
@@ -95,7 +95,7 @@ def sample_batch(pairs, batch: int, crop: int, rng: np.random.Generator, align: 
 
 def sample_frames(pairs, batch: int, rng: np.random.Generator, small: bool = False, multiple: int = ALIGN):
     """Whole frames: the teachers' instance norms see the whole image, so a crop of a full-frame target is
-    only ~23 dB from the teacher's output on that crop. Training on whole frames makes the student's norms see
+    far from the teacher's output on that crop (docs/teacher_ceiling.md). Training on whole frames makes the student's norms see
     exactly the context the teacher saw. A batch holds frames of one shape (trimmed to `multiple` at the
     bottom/right, which keeps the stride grid); `small` draws from the smaller scale only (cheap early steps)."""
     import torch
