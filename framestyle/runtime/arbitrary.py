@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import UserError
 from . import ops
+from .binding import Frames, frames_for
 from .session import make_session
 
 METHODS = ("magenta", "student", "adain")
@@ -37,24 +38,6 @@ def _model_path(model: Union[str, Path, None], method: str) -> Path:
     return info.path
 
 
-class _Buffers:
-    """Preallocated NCHW input/output for one frame size, bound with ORT IO binding."""
-
-    def __init__(self, sess, extra: dict, hp: int, wp: int, h: int, w: int, outputs=("output",)):
-        import onnxruntime as ort
-        self.x = np.zeros((1, 3, hp, wp), np.float32)
-        self.y = np.zeros((1, 3, hp, wp), np.float32)
-        self.u8 = np.zeros((h, w, 3), np.uint8)
-        self.extra = extra
-        self.io = sess.io_binding()
-        self.io.bind_ortvalue_input("input", ort.OrtValue.ortvalue_from_numpy(self.x))
-        for k, v in extra.items():
-            self.io.bind_ortvalue_input(k, ort.OrtValue.ortvalue_from_numpy(v))
-        self.io.bind_ortvalue_output("output", ort.OrtValue.ortvalue_from_numpy(self.y))
-        for name in outputs[1:]:
-            self.io.bind_output(name, "cpu")
-
-
 class _OnnxBackend:
     method = ""
     _outputs = ("output",)
@@ -68,7 +51,6 @@ class _OnnxBackend:
         self.multiple = int(self.card.get("input", {}).get("multiple", 8))
         self._teacher = teacher
         self._bufs = {}
-        self._key = None
 
     @property
     def teacher(self):
@@ -88,19 +70,9 @@ class _OnnxBackend:
         if min(h, w) < 16:
             raise UserError(f"frame is too small ({w}x{h}); both sides need at least 16 px")
         extra = self._extra(state)
-        key = (h, w)
-        b = self._bufs.get(key)
-        if b is None or any(b.extra[k].shape != v.shape for k, v in extra.items()):
-            if len(self._bufs) > 8:
-                self._bufs.clear()
-            hp, wp = ops.padded_size(h, w, self.multiple)
-            b = self._bufs[key] = _Buffers(self.sess, {k: v.copy() for k, v in extra.items()}, hp, wp, h, w,
-                                           self._outputs)
-        for k, v in extra.items():
-            np.copyto(b.extra[k], v)  # bound in place: a style change costs no rebinding
-        ops.to_nchw(frame, b.x)
-        self.sess.run_with_iobinding(b.io)
-        return ops.to_uint8(b.y, h, w, b.u8)
+        b = frames_for(self._bufs, frame, lambda h, w: Frames(
+            self.sess, h, w, self.multiple, "input", "output", extra, also=self._outputs[1:]), extra)
+        return b.run(frame, extra)
 
 
 class StudentBackend(_OnnxBackend):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -44,6 +45,15 @@ def check_onnx(path) -> None:
 
 
 U8_IN, U8_OUT = "fs_frame", "fs_stylized"
+_WARNED = set()
+
+
+def warn_slow_path(path, why: str) -> None:
+    """One warning per model file when it cannot take the fast uint8 path (it still runs, more slowly)."""
+    key = str(Path(path).resolve())
+    if key not in _WARNED:
+        _WARNED.add(key)
+        warnings.warn(f"{Path(path).name}: slower path, {why}", RuntimeWarning, stacklevel=3)
 
 
 def uint8_graph(path) -> bytes:
@@ -66,8 +76,8 @@ def uint8_graph(path) -> bytes:
     try:
         if rewrite(exact, U8_IN, U8_OUT):  # an int8 graph with exact 8-bit ends: bytes in, bytes out
             return exact.SerializeToString()
-    except Exception:  # an unexpected graph shape: the conversion wrapper below still works
-        pass
+    except Exception as exc:  # an unexpected graph shape: the conversion wrapper below still works
+        warn_slow_path(path, f"its int8 ends are converted, not passed as bytes ({str(exc)[:160]})")
 
     def const(name, value, dtype=TensorProto.FLOAT, dims=()):
         return helper.make_tensor(name, dtype, dims, [value] if not dims else value)
