@@ -6,6 +6,7 @@ import os
 import random
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -105,6 +106,21 @@ def save_checkpoint(path: Path, **state) -> None:
     os.replace(tmp, path)
 
 
+@contextmanager
+def checkpointed(ckpt: Path, state, bar):
+    """Around a training loop: Ctrl-C saves `state()` and stops with one error line; the bar is closed either way
+    and the checkpoint saved when the loop ends."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        save_checkpoint(ckpt, **state())
+        raise UserError(f"interrupted at step {state()['step']}; checkpoint saved to {ckpt} "
+                        "(continue with --resume)") from None
+    finally:
+        bar.close()
+    save_checkpoint(ckpt, **state())
+
+
 def load_checkpoint(path: Path) -> dict:
     import torch
     try:
@@ -117,6 +133,16 @@ def load_checkpoint(path: Path) -> dict:
         np.random.set_state(rng["np"])
         torch.set_rng_state(rng["torch"])
     return state
+
+
+def resume_net(ckpt: Path, net, opt, arch: str, arch_kwargs: Optional[dict]) -> dict:
+    """Load a checkpoint into `net` and `opt` after checking it holds the same architecture; returns it."""
+    st = load_checkpoint(ckpt)
+    if st.get("arch") != arch or st.get("arch_kwargs", {}) != (arch_kwargs or {}):
+        raise UserError(f"{ckpt} holds a {st.get('arch')} {st.get('arch_kwargs')} net, not {arch} {arch_kwargs or {}}")
+    net.load_state_dict(st["model"])
+    opt.load_state_dict(st["opt"])
+    return st
 
 
 def command_line() -> str:
