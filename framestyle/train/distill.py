@@ -9,8 +9,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import List, Optional
@@ -18,7 +16,7 @@ from typing import List, Optional
 import numpy as np
 
 from ..errors import UserError
-from ..imageio import atomic_write_json
+from ..imageio import atomic_file, atomic_write_json
 from .data import default_sources, held_out_images, load_content, resize_long
 from .losses import distill_loss, stability_loss
 from .loop import (Budget, CsvLog, check_teacher, command_line, cosine_lr, finish_model, load_checkpoint,
@@ -59,16 +57,8 @@ def cached_pairs(teacher, imgs, names, progress: bool = True):
         except (OSError, ValueError, KeyError):
             pass
     pairs = make_pairs(teacher, imgs, progress=progress)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".part.npz", dir=path.parent)  # parallel runs
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **{f"x{i}": x for i, (x, _) in enumerate(pairs)},
-                     **{f"y{i}": y for i, (_, y) in enumerate(pairs)})
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as f:  # parallel runs may label the same images
+        np.savez(f, **{f"x{i}": x for i, (x, _) in enumerate(pairs)}, **{f"y{i}": y for i, (_, y) in enumerate(pairs)})
     return pairs
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import os
 import random
 import sys
 import time
@@ -13,7 +12,7 @@ from typing import Optional
 import numpy as np
 
 from ..errors import UserError
-from ..imageio import atomic_write_json
+from ..imageio import atomic_file, atomic_write_json
 
 
 def seed_all(seed: int) -> None:
@@ -99,11 +98,9 @@ def prepare_workdir(workdir: Optional[Path], name: str, resume: bool):
 
 def save_checkpoint(path: Path, **state) -> None:
     import torch
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
     state["rng"] = {"py": random.getstate(), "np": np.random.get_state(), "torch": torch.get_rng_state()}
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with atomic_file(path) as f:
+        torch.save(state, f)
 
 
 @contextmanager

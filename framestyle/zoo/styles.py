@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Union
@@ -21,6 +19,7 @@ from typing import Dict, List, Optional, Sequence, Union
 import numpy as np
 
 from ..errors import UserError
+from ..imageio import atomic_write_bytes
 
 FORMAT = "framestyle-styles-v1"
 STYLE_DIM = 100
@@ -98,15 +97,7 @@ def save_bank(bank: StyleBank, path: PathLike) -> Path:
     np.savez(buf, format=np.array(FORMAT), names=np.array(bank.names, dtype=str),
              vectors=bank.vectors.astype(np.float32), sha256=np.array(bank.hashes, dtype=str),
              sources=np.array(bank.sources, dtype=str))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(buf.getvalue())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_bytes(path, buf.getvalue())
     return path
 
 
