@@ -12,6 +12,7 @@ def test_students_are_shipped():
     assert len(MODELS) >= 6, [m.name for m in MODELS]
     from framestyle.zoo import DEFAULT_MODEL, get_model
     assert get_model(DEFAULT_MODEL).builtin
+    assert {m.name for m in MODELS} <= {m.name for m in SHIPPED}  # every shipped student has a card
 
 
 @pytest.mark.parametrize("model", MODELS, ids=[m.name for m in MODELS])
