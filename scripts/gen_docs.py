@@ -5,7 +5,10 @@
 
 A region is `<!-- gen:KIND SOURCE -->` ... `<!-- /gen:KIND -->`; KIND picks a table below and SOURCE is a JSON file
 in docs/ (e.g. `<!-- gen:speed benchmarks.json -->`). Everything between the markers is replaced, so the numbers in
-prose never drift from the last run: edit the bench, re-run it, then this script. tests/test_gen_docs.py checks
+prose never drift from the last run: edit the bench, re-run it, then this script. A bench that writes
+{"command", "when", "rows": [...]} (and optionally "load") can be shown with `gen:rows FILE` without code here;
+`speed` and `bench` read bench/run_bench.py's rows (model, width, height, threads, ms_median, ms_p90, fps) and
+its "models" (fidelity from each card). tests/test_gen_docs.py checks
 that the committed files equal what this script makes from the committed JSON.
 """
 from __future__ import annotations
@@ -104,12 +107,27 @@ def bench(data: dict) -> str:
     return "\n".join(out)
 
 
+def rows(data: dict) -> str:
+    """Any bench JSON of the shape {command, when, rows: [{...}]}: one column per key of the rows, in order."""
+    keys = list(dict.fromkeys(k for r in data["rows"] for k in r))
+    lines = ["| " + " | ".join(keys) + " |", "|" + " --- |" * len(keys)]
+    for r in data["rows"]:
+        lines.append("| " + " | ".join(_fmt(r.get(k, "")) for k in keys) + " |")
+    return "\n".join(lines) + f"\n\n{provenance(data)}\n"
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}"
+    return str(v)
+
+
 def run(data: dict) -> str:
     """Only the provenance line (for prose that cites a run)."""
     return provenance(data) + "\n"
 
 
-KINDS: Dict[str, Callable[[dict], str]] = {"speed": speed, "bench": bench, "run": run}
+KINDS: Dict[str, Callable[[dict], str]] = {"speed": speed, "bench": bench, "rows": rows, "run": run}
 
 
 def render(text: str) -> str:

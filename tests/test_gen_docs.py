@@ -38,3 +38,11 @@ def test_a_stale_number_is_rewritten():
 def test_unknown_region_is_an_error():
     with pytest.raises(SystemExit, match="unknown region"):
         gen_docs.render("<!-- gen:nonsense benchmarks.json -->\nx\n<!-- /gen:nonsense -->\n")
+
+
+def test_any_bench_json_renders_as_rows():
+    data = {"command": "python bench/x.py --n 2", "when": "2026-12-06 04:00", "rows": [
+        {"model": "a", "fps": 30.04}, {"model": "b", "fps": 123.4, "dropped": 0}]}
+    text = gen_docs.rows(data)
+    assert "| model | fps | dropped |" in text and "| a | 30 |  |" in text and "| b | 123 | 0 |" in text
+    assert "`python bench/x.py --n 2` on 2026-12-06 04:00 UTC" in text
