@@ -81,8 +81,10 @@ def speed(data: dict) -> str:
     head = ["model"] + [f"{w}x{h}" for w, h in sizes] + (
         [f"vs peer at {big[0]}x{big[1]}"] if peer else []) + ["fidelity vs teacher"]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
-    for m in _models(data):
-        cells = [f"`{m}`" if not m.startswith(PEER_PREFIX) else m]
+    order = sorted(_models(data), key=lambda m: not models.get(m, {}).get("default"))  # the default first
+    for m in order:
+        cells = [m if m.startswith(PEER_PREFIX) else
+                 f"**`{m}`** (default)" if models.get(m, {}).get("default") else f"`{m}`"]
         cells += [f"{_row(data, m, w, h, t)['fps']:.1f} FPS" for w, h in sizes]
         if peer:
             cells.append(f"{peer_ms / _row(data, m, *big, t)['ms_median']:.1f}x")
