@@ -57,10 +57,11 @@ def main() -> int:
     load1 = os.getloadavg()[0]
     cmd = "python bench/run_bench.py " + " ".join(sys.argv[1:])
     out = Path(a.out).resolve()
-    out.with_suffix(".json").write_text(json.dumps({
-        "command": cmd.strip(), "when": time.strftime("%Y-%m-%d %H:%M"), "load": [load0, load1], "runs": a.runs,
-        "host": f"{os.cpu_count()} cores ({platform.processor() or platform.machine()})",
-        "models": {m: card_summary(m) for m in models if not m.startswith("peer:")}, "rows": rows}, indent=1) + "\n")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    data = {"command": cmd.strip(), "when": time.strftime("%Y-%m-%d %H:%M"), "load": [load0, load1], "runs": a.runs,
+            "host": f"{os.cpu_count()} cores ({platform.processor() or platform.machine()})",
+            "models": {m: card_summary(m) for m in models if not m.startswith("peer:")}, "rows": rows}
+    out.with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n")
     text = "\n".join([
         "# Benchmarks", "",
         f"Median and p90 of {a.runs} warm runs after 3 warm-ups, interleaved: {a.rounds} passes through all models "
@@ -68,9 +69,9 @@ def main() -> int:
         f"`Stylizer.process` (uint8 frame in and out, conversion included). `{PEER_RAW}`: the peer's multistyle26 "
         f"through a raw ONNX Runtime session with a prepared float input (model only). `{PEER_API}`: the peer's "
         "`StyleTransfer.stylize` on a PIL image.", "",
-        f"<!-- gen:bench {out.with_suffix('.json').name} -->", "<!-- /gen:bench -->", ""])
+        f"<!-- gen:bench {out.with_suffix('.json').name} -->", gen_docs.bench(data) + "<!-- /gen:bench -->", ""])
     out.write_text(text)
-    gen_docs.main([])  # fills this table and every README/docs region from the JSON just written
+    gen_docs.main([])  # every README/docs region that cites this run's JSON
     print(f"wrote {a.out} and its .json (rows for bench/shipped_curve.py)")
     return 0
 
