@@ -20,7 +20,20 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from framestyle.metrics.speed import PEER_API, PEER_RAW, bench, parse_sizes  # noqa: E402
-from framestyle.zoo import list_models  # noqa: E402
+from framestyle.zoo import get_model, list_models  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "scripts"))
+import gen_docs  # noqa: E402
+
+
+def card_summary(name: str) -> dict:
+    """What the tables need from a model's card: kind, teacher, role, the default or not, fidelity vs the teacher."""
+    info = get_model(name)
+    fid = info.card.get("fidelity") or {}
+    out = {"kind": info.kind, "teacher": info.teacher, "role": info.card.get("role", "student"),
+           "default": info.name == get_model().name}
+    out.update({k: fid[k] for k in ("psnr", "ssim") if k in fid})
+    return out
 
 
 def main() -> int:
@@ -43,30 +56,22 @@ def main() -> int:
                                           flush=True))
     load1 = os.getloadavg()[0]
     cmd = "python bench/run_bench.py " + " ".join(sys.argv[1:])
-    lines = ["# Benchmarks", "",
-             f"Produced by `{cmd.strip()}` on {time.strftime('%Y-%m-%d %H:%M')} UTC; "
-             f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), "
-             f"load average {load0:.1f} at the start and {load1:.1f} at the end. "
-             f"Median and p90 of {a.runs} warm runs after 3 warm-ups, interleaved: {a.rounds} passes through all "
-             "models per size and thread count, so a change in the shared host's speed hits every model alike.",
-             "",
-             "Our models: `Stylizer.process` (uint8 frame in and out, conversion included). "
-             f"`{PEER_RAW}`: the peer's multistyle26 through a raw ONNX Runtime session with a prepared float "
-             f"input (model only). `{PEER_API}`: the peer's `StyleTransfer.stylize` on a PIL image.", ""]
-    for t in threads:
-        lines += [f"## {t} thread{'s' if t > 1 else ''}", "",
-                  "| model | " + " | ".join(f"{w}x{h} ms (p90) | FPS" for w, h in sizes) + " |",
-                  "| --- | " + " | ".join("--- | ---" for _ in sizes) + " |"]
-        for m in models:
-            cells = []
-            for (w, h) in sizes:
-                r = next(r for r in rows if r["model"] == m and r["threads"] == t and r["width"] == w and r["height"] == h)
-                cells.append(f"{r['ms_median']:.1f} ({r['ms_p90']:.1f}) | {r['fps']:.1f}")
-            lines.append(f"| {m} | " + " | ".join(cells) + " |")
-        lines.append("")
-    Path(a.out).write_text("\n".join(lines) + "\n")
-    Path(a.out).with_suffix(".json").write_text(json.dumps({"command": cmd.strip(), "when": time.strftime(
-        "%Y-%m-%d %H:%M"), "load": [load0, load1], "runs": a.runs, "rows": rows}, indent=1) + "\n")
+    out = Path(a.out).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    data = {"command": cmd.strip(), "when": time.strftime("%Y-%m-%d %H:%M"), "load": [load0, load1], "runs": a.runs,
+            "host": f"{os.cpu_count()} cores ({platform.processor() or platform.machine()})",
+            "models": {m: card_summary(m) for m in models if not m.startswith("peer:")}, "rows": rows}
+    out.with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n")
+    text = "\n".join([
+        "# Benchmarks", "",
+        f"Median and p90 of {a.runs} warm runs after 3 warm-ups, interleaved: {a.rounds} passes through all models "
+        "per size and thread count, so a change in the shared host's speed hits every model alike. Our models: "
+        f"`Stylizer.process` (uint8 frame in and out, conversion included). `{PEER_RAW}`: the peer's multistyle26 "
+        f"through a raw ONNX Runtime session with a prepared float input (model only). `{PEER_API}`: the peer's "
+        "`StyleTransfer.stylize` on a PIL image.", "",
+        f"<!-- gen:bench {out.with_suffix('.json').name} -->", gen_docs.bench(data) + "<!-- /gen:bench -->", ""])
+    out.write_text(text)
+    gen_docs.main([])  # every README/docs region that cites this run's JSON
     print(f"wrote {a.out} and its .json (rows for bench/shipped_curve.py)")
     return 0
 

@@ -5,6 +5,7 @@ import io
 import os
 import re
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Union
 
@@ -120,8 +121,10 @@ def format_for(path: Path) -> str:
     return table[ext]
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temp file in the same folder, then rename over the final name."""
+@contextmanager
+def atomic_file(path: Path):
+    """A binary file to write `path` through: a temp file in the same folder, renamed over the final name when
+    the block ends (removed if it fails), so readers and parallel runs never see a half-written file."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -132,7 +135,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual permissions
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -145,6 +148,11 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             from .outputs import os_error
             raise os_error(exc, path) from None
         raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    with atomic_file(path) as fh:
+        fh.write(data)
 
 
 def atomic_write_json(path: Path, obj) -> None:

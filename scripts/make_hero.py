@@ -1,4 +1,4 @@
-"""docs/img/hero.png: a held-out shared photo and every built-in student's output (for the README).
+"""docs/img/hero.png: a held-out shared photo, the default model's output and its teacher's (for the README).
 
     python scripts/make_hero.py [--photo ../shared/data/images/building.jpg] [--size 320]
 """
@@ -23,12 +23,15 @@ def main() -> int:
     from PIL import Image, ImageDraw
     from framestyle import Stylizer, load_image, save_image
     from framestyle.train.data import resize_long
-    from framestyle.zoo import list_models
+    from framestyle.train.data import SHARED
+    from framestyle.zoo import get_model
     photo = resize_long(load_image(a.photo), a.size)
-    tiles = [("input (held out)", photo)]
-    for m in list_models():
-        if m.builtin and m.kind == "fixed":
-            tiles.append((m.name, Stylizer(m).stylize(photo)))
+    model = get_model()  # the default, by the zoo's one rule
+    tiles = [("photo (held out)", photo), (f"{model.name} (default, real time)", Stylizer(model).stylize(photo))]
+    teacher, _, painting = (model.teacher or "").partition(":")
+    if teacher == "magenta" and (SHARED / "images" / painting).exists():
+        out = Stylizer("magenta", style_image=SHARED / "images" / painting).stylize(photo)
+        tiles.append(("its teacher (Magenta)", out))
     cols = min(4, len(tiles))
     rows = -(-len(tiles) // cols)
     h, w = photo.shape[:2]

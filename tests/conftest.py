@@ -3,13 +3,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("FRAMESTYLE_SHARED_DATA", ROOT.parent / "shared" / "data"))
 IMAGES = SHARED / "images"
 CLIPS = SHARED / "clips"
+STARRY = IMAGES / "starry_night.jpg"
+# the shared photos and painting (beside the clone); tests that read them skip, with this reason, without them
+needs_images = pytest.mark.skipif(not all((IMAGES / n).is_file() for n in ("home.jpg", "starry_night.jpg")),
+                                  reason="shared test images missing")
 
 
 @pytest.fixture(autouse=True)

@@ -13,12 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import IMAGES, SHARED, needs_images
 from framestyle.batch import MANIFEST_NAME, BatchOptions, run_batch
 from framestyle.errors import UserError
-from framestyle.train.data import SHARED
-
-IMAGES = SHARED / "images"
-needs_images = pytest.mark.skipif(not IMAGES.is_dir(), reason="shared test images missing")
 
 
 def make_tree(root: Path, n: int = 40, size=(96, 72)) -> Path:

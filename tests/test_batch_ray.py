@@ -7,10 +7,10 @@ pytest.importorskip("ray", reason='the ray extra is not installed: pip install "
 
 from framestyle.batch import MANIFEST_NAME, BatchOptions, run_batch  # noqa: E402
 from framestyle.batch.ray_engine import _import_ray, _start  # noqa: E402
-from test_batch import IMAGES, make_tree, sha_tree, tiny_model  # noqa: E402
+from conftest import needs_images  # noqa: E402
+from test_batch import make_tree, sha_tree, tiny_model  # noqa: E402
 
-pytestmark = [pytest.mark.ray,
-              pytest.mark.skipif(not IMAGES.is_dir(), reason="shared test images missing")]
+pytestmark = [pytest.mark.ray, needs_images]
 
 
 def test_ray_matches_local_and_resumes(tmp_path, monkeypatch):

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from conftest import IMAGES, builtin_students
+from framestyle.zoo import list_models
 
 MODELS = builtin_students()
 
@@ -11,6 +12,7 @@ def test_students_are_shipped():
     assert len(MODELS) >= 6, [m.name for m in MODELS]
     from framestyle.zoo import DEFAULT_MODEL, get_model
     assert get_model(DEFAULT_MODEL).builtin
+    assert {m.name for m in MODELS} <= {m.name for m in SHIPPED}  # every shipped student has a card
 
 
 @pytest.mark.parametrize("model", MODELS, ids=[m.name for m in MODELS])
@@ -41,3 +43,23 @@ def test_student_fidelity_on_a_shared_photo(model):
     got = psnr(Stylizer(model).stylize(x), t)
     card = next(r["psnr"] for r in model.card["fidelity"]["per_image"] if r["image"] == "home.jpg")
     assert got > card - 0.5, (got, card)
+
+
+SHIPPED = [m for m in list_models() if m.builtin and m.path.with_suffix(".json").exists()]
+
+
+@pytest.mark.parametrize("model", SHIPPED, ids=[m.name for m in SHIPPED])
+def test_card_commands_are_cli_commands(model):
+    """The commands that made a shipped model are real `framestyle` commands, and its card cites no scratch
+    script."""
+    import argparse
+    import json
+    from framestyle.cli import build_parser
+    card = model.card
+    cmds = [c for c in (card.get("training", {}).get("command"), card.get("command")) if c]
+    assert cmds, "the card records no command"
+    commands = next(a.choices for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for c in cmds:
+        words = c.split()
+        assert words[0] == "framestyle" and words[1] in commands, c
+    assert "scratch" not in json.dumps(card) and "bench/" not in json.dumps(card)

@@ -12,9 +12,8 @@ from PIL import Image  # noqa: E402
 from framestyle.errors import UserError  # noqa: E402
 from framestyle.zoo import magenta as M  # noqa: E402
 
-from conftest import IMAGES  # noqa: E402
-HOME, STARRY = IMAGES / "home.jpg", IMAGES / "starry_night.jpg"
-needs_images = pytest.mark.skipif(not (HOME.is_file() and STARRY.is_file()), reason="shared test images missing")
+from conftest import IMAGES, STARRY, needs_images  # noqa: E402
+HOME = IMAGES / "home.jpg"
 
 
 @pytest.fixture(autouse=True)

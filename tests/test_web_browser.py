@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from framestyle.web.app import ORT_FILES, vendor_ready
-from framestyle.web.server import spawn_server
+from framestyle.web.server import spawn_server, stop_process
 from test_web_api import PHOTO, ROOT, web_test_model
 
 CHROMIUM = "/usr/bin/chromium"
@@ -117,12 +117,7 @@ def page(served, tmp_path_factory):
         yield cdp
         cdp.close()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.close()
         shutil.rmtree(profile, ignore_errors=True)
 

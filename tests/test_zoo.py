@@ -13,7 +13,7 @@ def test_teachers_listed():
     assert names["multistyle26"].kind == "multi" and names["multistyle26"].path.exists()
     assert names["magenta"].kind == "arbitrary"
     for m in names.values():
-        assert m.path.is_absolute() or m.path.resolve().exists()
+        assert m.path.is_absolute() and m.path.is_file(), m
 
 
 def test_add_user_model_and_lookup(tiny_model, _isolated_home):

@@ -1,7 +1,6 @@
 """Small building blocks shared by the nets."""
 from __future__ import annotations
 
-import torch
 import torch.nn as nn
 
 
@@ -48,8 +47,3 @@ def width(base: int, alpha: float, minimum: int = 4) -> int:
 
 def count_params(net: nn.Module) -> int:
     return sum(p.numel() for p in net.parameters())
-
-
-@torch.no_grad()
-def smoke(net: nn.Module, h: int = 64, w: int = 96) -> torch.Size:
-    return net(torch.rand(1, 3, h, w)).shape

@@ -6,7 +6,7 @@ Every backend has the same surface:
     state = be.from_vector(vec)                        # magenta/student only: a bank vector, no predictor
     out = be.transform(frame_uint8, state)             # every frame: uint8 HxWx3 -> uint8 HxWx3
 
-magenta: the float Magenta transform (~2x slower than the default student). student: a distilled conditional net
+magenta: the float Magenta transform (slower than the default student: docs/arbitrary.md). student: a distilled conditional net
 (card kind "arbitrary", method "student") fed the Magenta style vector, computed once by the predictor.
 adain: EfficientNet-Lite0 encoder + AdaIN + small decoder; `alpha` (0..1) blends content and style features.
 Its style state is the model's `stats` vector (160 for the multi-level design, 80 for the old block4-only one:
@@ -21,10 +21,11 @@ import numpy as np
 
 from ..errors import UserError
 from . import ops
+from .binding import Frames, frames_for
 from .session import check_model, make_session
 
 METHODS = ("magenta", "student", "adain")
-DEFAULT_MODELS = {"student": "arbitrary-mg-int8", "adain": "adain-lite0"}  # student: 24.0 dB vs Magenta (its card)
+DEFAULT_MODELS = {"student": "arbitrary-mg-int8", "adain": "adain-lite0"}  # fidelity: each card
 
 
 def _model_path(model: Union[str, Path, None], method: str) -> Path:
@@ -35,24 +36,6 @@ def _model_path(model: Union[str, Path, None], method: str) -> Path:
         raise UserError(f"model {info.name!r} is not an arbitrary-style {method} model "
                         f"(card kind={info.kind!r}, method={want!r})")
     return info.path
-
-
-class _Buffers:
-    """Preallocated NCHW input/output for one frame size, bound with ORT IO binding."""
-
-    def __init__(self, sess, extra: dict, hp: int, wp: int, h: int, w: int, outputs=("output",)):
-        import onnxruntime as ort
-        self.x = np.zeros((1, 3, hp, wp), np.float32)
-        self.y = np.zeros((1, 3, hp, wp), np.float32)
-        self.u8 = np.zeros((h, w, 3), np.uint8)
-        self.extra = extra
-        self.io = sess.io_binding()
-        self.io.bind_ortvalue_input("input", ort.OrtValue.ortvalue_from_numpy(self.x))
-        for k, v in extra.items():
-            self.io.bind_ortvalue_input(k, ort.OrtValue.ortvalue_from_numpy(v))
-        self.io.bind_ortvalue_output("output", ort.OrtValue.ortvalue_from_numpy(self.y))
-        for name in outputs[1:]:
-            self.io.bind_output(name, "cpu")
 
 
 class _OnnxBackend:
@@ -69,7 +52,6 @@ class _OnnxBackend:
         self.multiple = int(self.card.get("input", {}).get("multiple", 8))
         self._teacher = teacher
         self._bufs = {}
-        self._key = None
 
     @property
     def teacher(self):
@@ -89,19 +71,9 @@ class _OnnxBackend:
         if min(h, w) < 16:
             raise UserError(f"frame is too small ({w}x{h}); both sides need at least 16 px")
         extra = self._extra(state)
-        key = (h, w)
-        b = self._bufs.get(key)
-        if b is None or any(b.extra[k].shape != v.shape for k, v in extra.items()):
-            if len(self._bufs) > 8:
-                self._bufs.clear()
-            hp, wp = ops.padded_size(h, w, self.multiple)
-            b = self._bufs[key] = _Buffers(self.sess, {k: v.copy() for k, v in extra.items()}, hp, wp, h, w,
-                                           self._outputs)
-        for k, v in extra.items():
-            np.copyto(b.extra[k], v)  # bound in place: a style change costs no rebinding
-        ops.to_nchw(frame, b.x)
-        self.sess.run_with_iobinding(b.io)
-        return ops.to_uint8(b.y, h, w, b.u8)
+        b = frames_for(self._bufs, frame, lambda h, w: Frames(
+            self.sess, h, w, self.multiple, "input", "output", extra, also=self._outputs[1:]), extra)
+        return b.run(frame, extra)
 
 
 class StudentBackend(_OnnxBackend):

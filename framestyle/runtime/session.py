@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -79,12 +80,49 @@ def check_model(sess, path, run: bool = False) -> None:
                             f"{list(out.shape)}, not [1,3,{h},{w}]")
 
 
+def check_graph(path) -> None:
+    """`check_model` on the graph's declared inputs and outputs, without opening a session (the Stylizer's one
+    session may be the uint8 form of the graph)."""
+    from types import SimpleNamespace
+
+    import onnx
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"model file not found: {path}")
+    if path.stat().st_size == 0:
+        raise UserError(f"{path}: empty model file (0 bytes)")
+    try:
+        g = onnx.load(str(path), load_external_data=False).graph
+    except Exception as exc:  # protobuf's own errors
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"{path}: not a valid ONNX model ({msg[:200]})") from None
+    types = {1: "tensor(float)", 2: "tensor(uint8)", 10: "tensor(float16)", 7: "tensor(int64)"}
+    inits = {i.name for i in g.initializer}
+
+    def info(v):
+        t = v.type.tensor_type
+        dims = [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in t.shape.dim]
+        return SimpleNamespace(name=v.name, type=types.get(t.elem_type, f"tensor({t.elem_type})"), shape=dims)
+    ins = [info(v) for v in g.input if v.name not in inits]
+    outs = [info(v) for v in g.output]
+    check_model(SimpleNamespace(get_inputs=lambda: ins, get_outputs=lambda: outs), path)
+
+
 def check_onnx(path) -> None:
     """Raise UserError unless the file loads and passes `check_model` (including one small test frame)."""
     check_model(make_session(path, threads=1), path, run=True)
 
 
 U8_IN, U8_OUT = "fs_frame", "fs_stylized"
+_WARNED = set()
+
+
+def warn_slow_path(path, why: str) -> None:
+    """One warning per model file when it cannot take the fast uint8 path (it still runs, more slowly)."""
+    key = str(Path(path).resolve())
+    if key not in _WARNED:
+        _WARNED.add(key)
+        warnings.warn(f"{Path(path).name}: slower path, {why}", RuntimeWarning, stacklevel=3)
 
 
 def uint8_graph(path) -> bytes:
@@ -107,8 +145,8 @@ def uint8_graph(path) -> bytes:
     try:
         if rewrite(exact, U8_IN, U8_OUT):  # an int8 graph with exact 8-bit ends: bytes in, bytes out
             return exact.SerializeToString()
-    except Exception:  # an unexpected graph shape: the conversion wrapper below still works
-        pass
+    except Exception as exc:  # an unexpected graph shape: the conversion wrapper below still works
+        warn_slow_path(path, f"its int8 ends are converted, not passed as bytes ({str(exc)[:160]})")
 
     def const(name, value, dtype=TensorProto.FLOAT, dims=()):
         return helper.make_tensor(name, dtype, dims, [value] if not dims else value)

@@ -16,7 +16,8 @@ from ..imageio import ImageLike, load_image
 from ..zoo import ModelInfo, get_model
 from ..zoo.teachers import parse_style
 from . import ops
-from .session import U8_IN, U8_OUT, check_model, make_session
+from .binding import Frames, frames_for
+from .session import U8_IN, U8_OUT, check_graph, make_session, uint8_graph, warn_slow_path
 
 
 def check_strength(strength: float) -> float:
@@ -27,49 +28,6 @@ def check_strength(strength: float) -> float:
     if not 0.0 <= s <= 1.0 or s != s:
         raise UserError(f"strength must be between 0 and 1, got {strength}")
     return s
-
-
-class _Bound:
-    """Preallocated input/output buffers for one padded frame size, bound with ORT IO binding."""
-
-    def __init__(self, sess, in_name, out_name, extra, hp, wp, h, w):
-        import onnxruntime as ort
-        self.x = np.zeros((1, 3, hp, wp), np.float32)
-        self.y = np.zeros((1, 3, hp, wp), np.float32)
-        self.u8 = np.zeros((h, w, 3), np.uint8)
-        self.io = sess.io_binding()
-        self.io.bind_ortvalue_input(in_name, ort.OrtValue.ortvalue_from_numpy(self.x))
-        for k, v in extra.items():
-            self.io.bind_ortvalue_input(k, ort.OrtValue.ortvalue_from_numpy(v))
-        self.io.bind_ortvalue_output(out_name, ort.OrtValue.ortvalue_from_numpy(self.y))
-
-
-class _BoundU8:
-    """uint8 frame buffers bound to the uint8-wrapped graph (see session.uint8_graph)."""
-
-    def __init__(self, sess, extra, hp, wp, h, w):
-        import onnxruntime as ort
-        self.x = np.zeros((hp, wp, 3), np.uint8)
-        self.y = np.zeros((hp, wp, 3), np.uint8)
-        self.aligned = (hp, wp) == (h, w)
-        self.u8 = self.y if self.aligned else np.zeros((h, w, 3), np.uint8)
-        self.pad = (hp - h, wp - w)
-        self.io = sess.io_binding()
-        self.io.bind_ortvalue_input(U8_IN, ort.OrtValue.ortvalue_from_numpy(self.x))
-        for k, v in extra.items():
-            self.io.bind_ortvalue_input(k, ort.OrtValue.ortvalue_from_numpy(v))
-        self.io.bind_ortvalue_output(U8_OUT, ort.OrtValue.ortvalue_from_numpy(self.y))
-
-    def run(self, sess, frame):
-        if self.aligned:
-            np.copyto(self.x, frame)
-        else:
-            import cv2
-            cv2.copyMakeBorder(frame, 0, self.pad[0], 0, self.pad[1], cv2.BORDER_REFLECT_101, dst=self.x)
-        sess.run_with_iobinding(self.io)
-        if not self.aligned:
-            np.copyto(self.u8, self.y[:self.u8.shape[0], :self.u8.shape[1]])
-        return self.u8
 
 
 class Stylizer:
@@ -158,17 +116,25 @@ class Stylizer:
 
     @property
     def session(self):
+        """The model's one ORT session, opened on first use: the uint8-in/out graph when the model allows it
+        (the fast path), else the model as it is (frames converted in numpy; said once in a warning)."""
         if self._sess is None and self.info.kind != "arbitrary":
-            from .session import uint8_graph
-            self._sess = make_session(self.info.path, self.threads)  # validates the file, clear errors
-            check_model(self._sess, self.info.path)
-            try:  # fast path: uint8 in/out fused into the graph
-                self._sess = make_session(self.info.path, self.threads, uint8_graph(self.info.path))
-                self._u8 = True
-            except Exception:  # unusual graph: keep the float session and convert in numpy
-                self._u8 = False
+            path = self.info.path
+            check_graph(path)  # the one model check, on the model's own graph
+            try:
+                wrapped = uint8_graph(path)
+            except Exception as exc:  # unreadable or unusual graph: make_session below names a bad file
+                wrapped, why = None, exc
+            if wrapped is not None:
+                try:
+                    self._sess, self._u8 = make_session(path, self.threads, wrapped), True
+                except UserError as exc:
+                    why = exc
+            if self._sess is None:
+                self._sess, self._u8 = make_session(path, self.threads), False
+                warn_slow_path(path, f"the uint8 graph did not load ({str(why)[:160]})")
             ins, outs = self._sess.get_inputs(), self._sess.get_outputs()
-            self._in_name, self._out_name = ins[0].name, outs[0].name
+            self._in_name, self._out_name = (U8_IN, U8_OUT) if self._u8 else (ins[0].name, outs[0].name)
             self._extra_names = [i.name for i in ins[1:]]
         return self._sess
 
@@ -188,7 +154,6 @@ class Stylizer:
 
     def _run_model(self, frame: np.ndarray) -> np.ndarray:
         """Raw model output for one frame (uint8 HxWx3), using bound buffers; returns an internal buffer."""
-        h, w = frame.shape[:2]
         if self._backend is not None:
             return self._backend.transform(frame, self._backend_state)
         if self.info.kind == "arbitrary":
@@ -198,23 +163,10 @@ class Stylizer:
                 vec = self.strength * vec + (1.0 - self.strength) * own
             out = self.magenta.transform(frame, vec)
             return np.clip(out * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        sess = self.session
-        key = (h, w)
-        b = self._bound.get(key)
-        if b is None:
-            if len(self._bound) > 8:
-                self._bound.clear()
-            hp, wp = ops.padded_size(h, w, self.info.multiple)
-            if self._u8:
-                b = _BoundU8(sess, self._extra(), hp, wp, h, w)
-            else:
-                b = _Bound(sess, self._in_name, self._out_name, self._extra(), hp, wp, h, w)
-            self._bound[key] = b
-        if self._u8:
-            return b.run(sess, frame)
-        ops.to_nchw(frame, b.x)
-        sess.run_with_iobinding(b.io)
-        return ops.to_uint8(b.y, h, w, b.u8)
+        sess, extra = self.session, self._extra()
+        b = frames_for(self._bound, frame, lambda h, w: Frames(
+            sess, h, w, self.info.multiple, self._in_name, self._out_name, extra, self._u8), extra)
+        return b.run(frame, extra)
 
     def _run_tiled(self, img: np.ndarray) -> np.ndarray:
         h, w = img.shape[:2]

@@ -128,7 +128,7 @@ def quantize_file(src: Path, dst: Path, method: str, calib: Optional[List[np.nda
                 reader = _Reader(src, calib or calibration_images(), multiple, styles)
                 CalibrationDataReader.register(_Reader)
                 # percentile ranges (99.99%): finer steps for the bulk of each activation than min/max
-                # (starry-rt: 25.13 vs 24.94 dB vs its teacher, docs/students.md)
+                # (measured in docs/students.md)
                 with contextlib.redirect_stdout(sys.stderr):  # ORT prints calibration progress: keep --json clean
                     quantize_static(str(pre), str(part), reader, quant_format=QuantFormat.QDQ, per_channel=True,
                                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,

@@ -15,7 +15,7 @@ from typing import Optional
 import numpy as np
 
 from ..errors import UserError
-from ..imageio import atomic_write_bytes, atomic_write_json
+from ..imageio import atomic_file, atomic_write_bytes, atomic_write_json
 from .data import default_sources, held_out_images, load_content, resize_long
 from .loop import (Budget, CsvLog, check_teacher, command_line, cosine_lr, load_checkpoint, net_multiple, optimise,
                    prepare_workdir, running_average, save_checkpoint, seed_all, set_lr, start_from_teacher)
@@ -88,9 +88,8 @@ class TeacherPool:
             self._add(x, y, v)
             xs.append(x), ys.append(y), vs.append(v)
             if sum(len(a) for a in xs) >= self.shard:
-                tmp = self.folder / f"shard_{self.made:05d}.part.npz"
-                np.savez(tmp, x=np.concatenate(xs), y=np.concatenate(ys), v=np.concatenate(vs))
-                tmp.replace(self.folder / f"shard_{self.made:05d}.npz")
+                with atomic_file(self.folder / f"shard_{self.made:05d}.npz") as f:
+                    np.savez(f, x=np.concatenate(xs), y=np.concatenate(ys), v=np.concatenate(vs))
                 self.made += 1
                 xs, ys, vs = [], [], []
 

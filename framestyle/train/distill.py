@@ -9,8 +9,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import List, Optional
@@ -18,7 +16,7 @@ from typing import List, Optional
 import numpy as np
 
 from ..errors import UserError
-from ..imageio import atomic_write_json
+from ..imageio import atomic_file, atomic_write_json
 from .data import default_sources, held_out_images, load_content, resize_long
 from .losses import distill_loss, stability_loss
 from .loop import (Budget, CsvLog, check_teacher, command_line, cosine_lr, finish_model, load_checkpoint,
@@ -59,22 +57,14 @@ def cached_pairs(teacher, imgs, names, progress: bool = True):
         except (OSError, ValueError, KeyError):
             pass
     pairs = make_pairs(teacher, imgs, progress=progress)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".part.npz", dir=path.parent)  # parallel runs
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **{f"x{i}": x for i, (x, _) in enumerate(pairs)},
-                     **{f"y{i}": y for i, (_, y) in enumerate(pairs)})
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as f:  # parallel runs may label the same images
+        np.savez(f, **{f"x{i}": x for i, (x, _) in enumerate(pairs)}, **{f"y{i}": y for i, (_, y) in enumerate(pairs)})
     return pairs
 
 
 def sample_batch(pairs, batch: int, crop: int, rng: np.random.Generator, align: int = ALIGN):
     """Random crops whose offsets are multiples of `align`, so the student sees each pixel at the same phase of
-    the teacher's stride grid as in the full frame (a 1-px shift changes bold teachers' output by ~16 dB)."""
+    the teacher's stride grid as in the full frame (a 1-px shift changes bold teachers' output a lot: docs/teacher_ceiling.md)."""
     import torch
     fits = [i for i, (x, _) in enumerate(pairs) if min(x.shape[:2]) >= crop]
     if not fits:
@@ -95,7 +85,7 @@ def sample_batch(pairs, batch: int, crop: int, rng: np.random.Generator, align: 
 
 def sample_frames(pairs, batch: int, rng: np.random.Generator, small: bool = False, multiple: int = ALIGN):
     """Whole frames: the teachers' instance norms see the whole image, so a crop of a full-frame target is
-    only ~23 dB from the teacher's output on that crop. Training on whole frames makes the student's norms see
+    far from the teacher's output on that crop (docs/teacher_ceiling.md). Training on whole frames makes the student's norms see
     exactly the context the teacher saw. A batch holds frames of one shape (trimmed to `multiple` at the
     bottom/right, which keeps the stride grid); `small` draws from the smaller scale only (cheap early steps)."""
     import torch

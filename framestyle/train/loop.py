@@ -2,17 +2,17 @@
 from __future__ import annotations
 
 import math
-import os
 import random
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
 from ..errors import UserError
-from ..imageio import atomic_write_json
+from ..imageio import atomic_file, atomic_write_json
 
 
 def seed_all(seed: int) -> None:
@@ -98,11 +98,24 @@ def prepare_workdir(workdir: Optional[Path], name: str, resume: bool):
 
 def save_checkpoint(path: Path, **state) -> None:
     import torch
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
     state["rng"] = {"py": random.getstate(), "np": np.random.get_state(), "torch": torch.get_rng_state()}
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with atomic_file(path) as f:
+        torch.save(state, f)
+
+
+@contextmanager
+def checkpointed(ckpt: Path, state, bar):
+    """Around a training loop: Ctrl-C saves `state()` and stops with one error line; the bar is closed either way
+    and the checkpoint saved when the loop ends."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        save_checkpoint(ckpt, **state())
+        raise UserError(f"interrupted at step {state()['step']}; checkpoint saved to {ckpt} "
+                        "(continue with --resume)") from None
+    finally:
+        bar.close()
+    save_checkpoint(ckpt, **state())
 
 
 def load_checkpoint(path: Path) -> dict:
@@ -117,6 +130,16 @@ def load_checkpoint(path: Path) -> dict:
         np.random.set_state(rng["np"])
         torch.set_rng_state(rng["torch"])
     return state
+
+
+def resume_net(ckpt: Path, net, opt, arch: str, arch_kwargs: Optional[dict]) -> dict:
+    """Load a checkpoint into `net` and `opt` after checking it holds the same architecture; returns it."""
+    st = load_checkpoint(ckpt)
+    if st.get("arch") != arch or st.get("arch_kwargs", {}) != (arch_kwargs or {}):
+        raise UserError(f"{ckpt} holds a {st.get('arch')} {st.get('arch_kwargs')} net, not {arch} {arch_kwargs or {}}")
+    net.load_state_dict(st["model"])
+    opt.load_state_dict(st["opt"])
+    return st
 
 
 def command_line() -> str:

@@ -16,8 +16,9 @@ import numpy as np
 
 from ..errors import UserError
 from ..imageio import IMAGE_EXTS, load_image, save_image
-from .loop import (Budget, CsvLog, command_line, cosine_lr, finish_model, load_checkpoint, log_step, net_multiple,
-                   optimise, prepare_workdir, running_average, save_checkpoint, seed_all, set_lr)
+from .loop import (Budget, CsvLog, checkpointed, command_line, cosine_lr, finish_model, log_step, net_multiple,
+                   optimise, prepare_workdir, resume_net, running_average, save_checkpoint, seed_all,
+                   set_lr)
 
 Pair = Tuple[str, np.ndarray, np.ndarray]
 
@@ -194,11 +195,7 @@ def train_paired(inputs, targets, name: str, arch: str = "unet-small", arch_kwar
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     step, elapsed, history = 0, 0.0, []
     if resume:
-        st = load_checkpoint(ckpt)
-        if st.get("arch") != arch or st.get("arch_kwargs", {}) != (arch_kwargs or {}):
-            raise UserError(f"{ckpt} holds a {st.get('arch')} {st.get('arch_kwargs')} net, not {arch} {arch_kwargs or {}}")
-        net.load_state_dict(st["model"])
-        opt.load_state_dict(st["opt"])
+        st = resume_net(ckpt, net, opt, arch, arch_kwargs)
         step, elapsed, history = st["step"], st["elapsed"], st.get("history", [])
     log = CsvLog(workdir / "log.csv", ["step", "elapsed_s", "lr", "total", "l1", "perceptual"])
     vlog = CsvLog(workdir / "val.csv", ["epoch", "step", "elapsed_s", "train_loss", "val_psnr", "val_ssim"])
@@ -213,7 +210,7 @@ def train_paired(inputs, targets, name: str, arch: str = "unet-small", arch_kwar
         return {"model": net.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed,
                 "arch": arch, "arch_kwargs": arch_kwargs or {}, "history": history, "losses": dict(avg)}
 
-    try:
+    with checkpointed(ckpt, state, bar):
         while not budget.done(step, elapsed) and (stop_at is None or step < stop_at):
             rng = np.random.default_rng([seed, step])
             xs, ys = zip(*(geometric(train[rng.integers(len(train))][1:], size, rng) for _ in range(batch)))
@@ -244,12 +241,6 @@ def train_paired(inputs, targets, name: str, arch: str = "unet-small", arch_kwar
                 write_sample(net, sample[1], workdir / "samples" / f"step_{step:06d}.jpg", mult, [sample[2]])
             if step % checkpoint_every == 0:
                 save_checkpoint(ckpt, **state())
-    except KeyboardInterrupt:
-        save_checkpoint(ckpt, **state())
-        raise UserError(f"interrupted at step {step}; checkpoint saved to {ckpt} (continue with --resume)") from None
-    finally:
-        bar.close()
-    save_checkpoint(ckpt, **state())
     result = {"name": name, "steps": step, "minutes": round(elapsed / 60, 2), "workdir": str(workdir),
               "train_pairs": len(train), "val_pairs": len(val), "losses": {k: round(v, 6) for k, v in avg.items()},
               "val_history": history}

@@ -15,8 +15,9 @@ import numpy as np
 
 from ..errors import UserError
 from .data import default_sources, held_out_images, load_content, resize_long
-from .loop import (Budget, CsvLog, command_line, cosine_lr, finish_model, load_checkpoint, log_step, net_multiple,
-                   optimise, prepare_workdir, running_average, save_checkpoint, seed_all, set_lr)
+from .loop import (Budget, CsvLog, checkpointed, command_line, cosine_lr, finish_model, log_step, net_multiple,
+                   optimise, prepare_workdir, resume_net, running_average, save_checkpoint, seed_all,
+                   set_lr)
 from .paired import geometric, to_tensor, write_sample
 
 # Defaults balance the terms at the start of training for efficientnet-lite0 (see docs/training.md).
@@ -98,11 +99,7 @@ def train_perceptual(style_image, name: str, arch: str = "fast", arch_kwargs: Op
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     step, elapsed = 0, 0.0
     if resume:
-        st = load_checkpoint(ckpt)
-        if st.get("arch") != arch or st.get("arch_kwargs", {}) != (arch_kwargs or {}):
-            raise UserError(f"{ckpt} holds a {st.get('arch')} {st.get('arch_kwargs')} net, not {arch} {arch_kwargs or {}}")
-        net.load_state_dict(st["model"])
-        opt.load_state_dict(st["opt"])
+        st = resume_net(ckpt, net, opt, arch, arch_kwargs)
         step, elapsed = st["step"], st["elapsed"]
     fields = ["step", "elapsed_s", "lr", "total", "content", "style", "tv"]
     log = CsvLog(workdir / "log.csv", fields)
@@ -115,7 +112,7 @@ def train_perceptual(style_image, name: str, arch: str = "fast", arch_kwargs: Op
         return {"model": net.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed,
                 "arch": arch, "arch_kwargs": arch_kwargs or {}, "losses": dict(avg)}
 
-    try:
+    with checkpointed(ckpt, state, bar):
         while not budget.done(step, elapsed) and (stop_at is None or step < stop_at):
             rng = np.random.default_rng([seed, step])
             x = sample_batch(imgs, batch, size, rng).to(dev)
@@ -132,12 +129,6 @@ def train_perceptual(style_image, name: str, arch: str = "fast", arch_kwargs: Op
                 write_sample(net, sample, workdir / "samples" / f"step_{step:06d}.jpg", net_multiple(net))
             if step % checkpoint_every == 0:
                 save_checkpoint(ckpt, **state())
-    except KeyboardInterrupt:
-        save_checkpoint(ckpt, **state())
-        raise UserError(f"interrupted at step {step}; checkpoint saved to {ckpt} (continue with --resume)") from None
-    finally:
-        bar.close()
-    save_checkpoint(ckpt, **state())
     result = {"name": name, "steps": step, "minutes": round(elapsed / 60, 2), "workdir": str(workdir),
               "losses": {k: round(v, 6) for k, v in avg.items()}}
     if stop_at is not None and step >= stop_at and not budget.done(step, elapsed):

@@ -10,6 +10,7 @@ from typing import List, Tuple
 import numpy as np
 
 from ..errors import UserError
+from ..imageio import atomic_file
 from .data import OPENCV_DATA, SHARED, resize_long
 
 HELD_MS26 = (5, 17)  # multistyle26 styles never used for training styles
@@ -123,8 +124,6 @@ def style_bank(cache: Path, teacher, seed: int = 0, progress: bool = True):
     names = [n for n, _ in items]
     images = np.stack([im for _, im in items])
     vectors = np.stack([teacher.style_vector(im) for im in images]).astype(np.float32)
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part.npz")
-    np.savez(tmp, names=np.array(names), images=images, vectors=vectors)
-    tmp.replace(path)
+    with atomic_file(path) as f:
+        np.savez(f, names=np.array(names), images=images, vectors=vectors)
     return names, images, vectors

@@ -186,6 +186,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def stop_process(proc: subprocess.Popen, grace_s: float = 10.0) -> None:
+    """Terminate a child process; kill it when it has not exited after `grace_s` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @contextlib.contextmanager
 def spawn_server(args: List[str] = (), env: Optional[dict] = None, port: Optional[int] = None,
                  wait_s: float = 60.0, cwd: Optional[str] = None) -> Iterator[str]:
@@ -214,10 +224,5 @@ def spawn_server(args: List[str] = (), env: Optional[dict] = None, port: Optiona
             time.sleep(0.1)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.close()

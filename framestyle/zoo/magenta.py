@@ -8,14 +8,13 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Callable, Dict, Optional, Tuple, Union
 
 import numpy as np
 
 from ..errors import UserError
+from ..imageio import atomic_write_bytes
 from ..paths import cache_dir
 from . import onnx_surgery
 
@@ -61,18 +60,6 @@ def _sha256_file(path: Path) -> str:
     return _HASHES[key]
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def convert_predict(model):
     """Float predictor, dynamic batch and H,W (vectors are only trained at 256x256)."""
     m = onnx_surgery.dequantize_model(model)
@@ -103,8 +90,8 @@ def _cached_float(src: Path, name: str, convert: Callable) -> Path:
         return dst
     model = convert(onnx.load(str(src)))
     onnx_surgery.check(model)
-    _atomic_write(dst, model.SerializeToString())  # < 2 GB: one file, no external data
-    _atomic_write(meta_path, json.dumps(meta, indent=1).encode())
+    atomic_write_bytes(dst, model.SerializeToString())  # < 2 GB: one file, no external data
+    atomic_write_bytes(meta_path, json.dumps(meta, indent=1).encode())
     return dst
 
 
@@ -238,7 +225,7 @@ class MagentaTeacher:
             path.parent.mkdir(parents=True, exist_ok=True)
             buf = io.BytesIO()
             np.save(buf, vec)
-            _atomic_write(path, buf.getvalue())
+            atomic_write_bytes(path, buf.getvalue())
         self._vectors[key] = vec
         return vec.copy()
 

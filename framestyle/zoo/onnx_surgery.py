@@ -141,16 +141,6 @@ def _set_dims(vi: onnx.ValueInfoProto, dims: Sequence[Dim]) -> None:
             d.dim_value = int(new)
 
 
-def reshape_targets(model: onnx.ModelProto) -> Dict[str, List[int]]:
-    """Constant Reshape targets by node name (to look for hard-coded batch or size)."""
-    inits = _initializers(model.graph)
-    return {
-        n.name: numpy_helper.to_array(inits[n.input[1]]).tolist()
-        for n in model.graph.node
-        if n.op_type == "Reshape" and n.input[1] in inits
-    }
-
-
 def free_reshape_batch(model: onnx.ModelProto, batch: int = 1) -> int:
     """Set a leading `batch` in constant Reshape targets to 0 (= copy the input's dim 0)."""
     g = model.graph

@@ -12,7 +12,7 @@ from ..paths import user_models_dir
 from .teachers import peer_model_path
 
 BUILTIN_DIR = Path(__file__).parent / "builtin"
-DEFAULT_MODEL = "starry-rt-int8"  # real time (75.9 FPS at 640x480, 25.3 at 1280x720, 25.5 dB): Stylizer(), live, video
+DEFAULT_MODEL = "starry-rt-int8"  # the real-time default: Stylizer(), live, video (speed: docs/benchmarks.md)
 STILL_MODEL = "starry"  # photos (`stylize`, `batch`): the teacher-shaped student, slower, much closer to Magenta
 KINDS = ("fixed", "multi", "arbitrary")
 
