@@ -56,7 +56,7 @@ def add_parsers(sub):
 
 
 def _style_args(p):
-    p.add_argument("--model", help="model name or .onnx path (default: the built-in student starry)")
+    p.add_argument("--model", help="model name or .onnx path (default: the catalogue's default, see `framestyle models`)")
     p.add_argument("--style", help="for multi-style models: index or blend, e.g. 7 or 3:0.5,12:0.5")
     p.add_argument("--style-image", help="for arbitrary-style models (magenta): any picture")
     p.add_argument("--strength", type=float, default=1.0, help="0..1, how much style to apply")
@@ -69,18 +69,13 @@ def _style_args(p):
 def make_stylizer(args, **extra):
     from ..runtime.stylizer import Stylizer, check_strength
     from ..zoo import get_model
-    from ..runtime.arbitrary import model_for_method
     check_strength(args.strength)
-    method = getattr(args, "method", None)
-    from ..zoo import STILL_MODEL
-    info = get_model(model_for_method(method, args.model) or STILL_MODEL)
+    from ..zoo import pick_model
     style_image = getattr(args, "style_image", None)
+    info = get_model(pick_model(args.model, style_image, getattr(args, "method", None)))
     if style_image and info.kind != "arbitrary":
-        if args.model is None:
-            info = get_model("magenta")  # a style image with no model named: use the arbitrary teacher
-        else:
-            raise UserError(f"model {info.name!r} has a fixed style; --style-image needs an arbitrary model "
-                            "such as --model magenta")
+        raise UserError(f"model {info.name!r} has a fixed style; --style-image needs an arbitrary model "
+                        "such as --model magenta")
     if style_image and not Path(style_image).exists():
         raise UserError(f"{style_image}: style image not found")
     return Stylizer(info, style=args.style, style_image=style_image, strength=args.strength,
@@ -251,11 +246,8 @@ def cmd_models(args) -> int:
     if args.json:
         print(json.dumps([m.to_json() for m in models], indent=2))
         return 0
-    for m in models:
-        fid = (m.card.get("fidelity") or {}).get("psnr")
-        extra = f"  {fid} dB vs {m.teacher}" if fid else (f"  teacher {m.teacher}" if m.teacher else "")
-        tag = "built-in" if m.builtin else "user"
-        print(f"{m.name:22s} {m.kind:9s} {tag:8s} {m.size_bytes / 1024:8.0f} KB{extra}")
+    from ..zoo.listing import table
+    print(table(models))
     return 0
 
 
@@ -264,14 +256,14 @@ def cmd_info(args) -> int:
     from .. import __version__
     from ..paths import home, user_models_dir
     from ..runtime.session import default_threads
-    from ..zoo import DEFAULT_MODEL, STILL_MODEL, list_models
+    from ..zoo import default_model, list_models
     try:
         from ..nets import arch_names
         archs = arch_names()
     except ImportError:
         archs = "(install the train extra: pip install torch==2.13.0)"
     payload = {"version": __version__, "onnxruntime": ort.__version__, "threads": default_threads(),
-               "default_model": DEFAULT_MODEL, "default_photo_model": STILL_MODEL, "home": str(home()),
+               "default_model": default_model(), "home": str(home()),
                "user_models": str(user_models_dir()),
                "models": len(list_models()), "architectures": archs}
     print(json.dumps(payload, indent=2) if args.json else "\n".join(f"{k}: {v}" for k, v in payload.items()))

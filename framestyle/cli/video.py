@@ -9,7 +9,7 @@ from ..errors import UserError
 
 
 def _model_args(p, default_max=None, stabilize=None):
-    p.add_argument("--model", help="zoo model name or .onnx path (default: the built-in student)")
+    p.add_argument("--model", help="zoo model name or .onnx path (default: the catalogue's default, see `framestyle models`)")
     p.add_argument("--style", help="style index or blend for multi-style models, e.g. 7 or 3:0.5,12:0.5")
     p.add_argument("--style-image", help="style picture for arbitrary models (--model magenta)")
     p.add_argument("--strength", type=float, default=1.0, help="0..1 blend toward the input")
@@ -64,10 +64,7 @@ def _stylizer(args):
     from ..runtime import Stylizer
     if args.max_size is not None and args.max_size < 16:
         raise UserError(f"--max-size must be at least 16, got {args.max_size}")
-    model = args.model
-    if args.style_image and model is None and args.method is None:
-        model = "magenta"  # a style image with no model named: the arbitrary teacher
-    return Stylizer(model, style=args.style, style_image=args.style_image, strength=args.strength,
+    return Stylizer(args.model, style=args.style, style_image=args.style_image, strength=args.strength,
                     preserve_color=args.preserve_color, threads=args.threads, method=args.method,
                     style_bank=args.style_bank, alpha=args.alpha)
 

@@ -199,7 +199,7 @@ def compare_models(ref: ModelInfo, other: ModelInfo, images: Optional[Iterable] 
 def derived_card(src: ModelInfo, method: str, path: Path, **extra) -> dict:
     from ..train.loop import command_line
     # `training` stays: how the weights were trained (the source's exact command); `command` made this copy
-    card = {k: v for k, v in src.card.items() if k not in ("name", "fidelity", "export", "created")}
+    card = {k: v for k, v in src.card.to_json().items() if k not in ("name", "fidelity", "export", "created")}
     card.update(kind=src.kind, derived_from=src.name, method=method, size_bytes=path.stat().st_size,
                 source_size_bytes=src.size_bytes, created=time.strftime("%Y-%m-%d %H:%M:%S"),
                 command=command_line())
@@ -293,6 +293,9 @@ def check_name(name: str, src_name: str, out_dir=None, force: bool = False) -> N
         raise UserError(f"-o {name!r}: give a model name (letters, digits, - _ .), not a path")
     if name == src_name:
         raise UserError(f"-o {name!r} is the source model's name; choose a new name")
+    from ..zoo.catalogue import ALIASES, entry
+    if out_dir is None and (entry(name) or name in ALIASES):  # a user model under it could never be reached
+        raise UserError(f"-o {name!r} is a built-in model's name (see `framestyle models`); choose a new name")
     dst = Path(out_dir) if out_dir is not None else user_models_dir()
     if not force and (dst / f"{name}.onnx").exists():
         raise UserError(f"-o {name!r}: {dst / (name + '.onnx')} exists; choose a new name or pass --force to "
