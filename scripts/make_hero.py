@@ -1,4 +1,5 @@
-"""docs/img/hero.png: a held-out shared photo and every built-in student's output (for the README).
+"""docs/img/hero.png: a held-out shared photo in every built-in style, drawn by the gallery (`framestyle sheet`,
+framestyle.runtime.sheet.make_sheet), each tile labelled with the name to pass (for the README).
 
     python scripts/make_hero.py [--photo ../shared/data/images/building.jpg] [--size 320]
 """
@@ -7,8 +8,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -20,26 +19,11 @@ def main() -> int:
     ap.add_argument("--size", type=int, default=320)
     ap.add_argument("-o", "--output", default=str(ROOT / "docs" / "img" / "hero.png"))
     a = ap.parse_args()
-    from PIL import Image, ImageDraw
-    from framestyle import Stylizer, load_image, save_image
-    from framestyle.train.data import resize_long
-    from framestyle.zoo import list_models
-    photo = resize_long(load_image(a.photo), a.size)
-    tiles = [("input (held out)", photo)]
-    for m in list_models():
-        if m.builtin and m.kind == "fixed":
-            tiles.append((m.name, Stylizer(m).stylize(photo)))
-    cols = min(4, len(tiles))
-    rows = -(-len(tiles) // cols)
-    h, w = photo.shape[:2]
-    canvas = Image.new("RGB", (cols * w, rows * (h + 16)), "white")
-    d = ImageDraw.Draw(canvas)
-    for i, (label, t) in enumerate(tiles):
-        r, c = divmod(i, cols)
-        canvas.paste(Image.fromarray(t), (c * w, r * (h + 16) + 16))
-        d.text((c * w + 3, r * (h + 16) + 2), label, fill="black")
-    save_image(np.asarray(canvas), a.output)
-    print(f"wrote {a.output}")
+    from framestyle import save_image
+    from framestyle.runtime.sheet import make_sheet
+    img, labels = make_sheet(a.photo, tile=a.size, cols=4)
+    save_image(img, a.output)
+    print(f"wrote {a.output}: {', '.join(labels)}")
     return 0
 
 

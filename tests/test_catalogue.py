@@ -102,3 +102,19 @@ def test_models_table_has_a_header_and_marks_the_default():
     for it in items:
         assert {"name", "kind", "path", "builtin", "teacher", "size_bytes", "styles", "speed_720p",
                 "fidelity_psnr", "use", "default"} <= set(it)
+
+
+def test_the_sheet_shows_every_builtin_style_by_the_name_to_pass(home_photo):
+    """The gallery (an API function; `framestyle sheet` and scripts/make_hero.py draw with it): the photo, then
+    every named style that needs no style image, each tile labelled with what --model takes."""
+    from framestyle import Stylizer
+    from framestyle.metrics.fidelity import psnr
+    from framestyle.runtime.sheet import make_sheet
+    x = home_photo[:96, :128]
+    img, labels = make_sheet(x, tile=128, cols=4)
+    want = [m.name for m in list_models() if m.builtin and m.kind != "arbitrary" and m.card.get("role") != "teacher"]
+    assert labels[0] == "original" and labels[1:] == want and default_model() in want
+    assert img.shape[0] > 2 * 96 and img.shape[1] > 4 * 128 and img.dtype == np.uint8
+    # the tile labelled with the default is what the default gives (first row, second tile)
+    tile = img[6 + 18:6 + 18 + 96, 6 + 128 + 6:6 + 128 + 6 + 128]
+    assert psnr(tile, Stylizer(default_model()).stylize(x)) > 40

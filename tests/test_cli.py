@@ -155,7 +155,8 @@ def test_sheet_and_bench_and_info(tmp_path, small_photo, tiny_model):
     out = tmp_path / "sheet.png"
     res = run_cli("sheet", small_photo, "-o", out, "--tile", "64", "--models", f"{tiny_model},multistyle26", "--json")
     assert res.returncode == 0, res.stderr.decode()
-    assert json.loads(res.stdout)["tiles"] == 1 + 1 + 26
+    rec = json.loads(res.stdout)
+    assert rec["tiles"] == 1 + 1 + 26 and rec["labels"][2:4] == ["multistyle26 --style 0", "multistyle26 --style 1"]
     res = run_cli("bench", "--json", "--models", f"{tiny_model},multistyle26,peer:multistyle26-raw",
                   "--sizes", "64x48", "--runs", "2", "--warmup", "1")
     assert res.returncode == 0, res.stderr.decode()

@@ -27,7 +27,7 @@ def add_parsers(sub):
     c.add_argument("input")
     c.add_argument("-o", "--output", required=True)
     c.add_argument("--tile", type=int, default=256, help="tile size in pixels")
-    c.add_argument("--models", help="comma-separated models (default: every built-in student + the 26 teacher styles)")
+    c.add_argument("--models", help="comma-separated models (default: every built-in style, labelled with the name to pass)")
     c.add_argument("--threads", type=int)
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=cmd_sheet)
@@ -186,42 +186,12 @@ def cmd_stylize(args) -> int:
 
 
 def cmd_sheet(args) -> int:
-    import numpy as np
-    from PIL import Image, ImageDraw
-    from ..imageio import load_image, save_image
-    from ..runtime.stylizer import Stylizer
-    from ..zoo import get_model, list_models
-    from ..train.data import resize_long
-    img = resize_long(load_image(args.input), args.tile)
-    jobs = []
-    names = args.models.split(",") if args.models else None
-    for m in ([get_model(n) for n in names] if names else list_models()):
-        if m.kind == "fixed":
-            jobs.append((m.name, Stylizer(m, threads=args.threads)))
-        elif m.kind == "multi":
-            st = Stylizer(m, threads=args.threads)
-            for i in range(int(m.card.get("styles", 26))):
-                jobs.append((f"{m.name}:{i}", (st, i)))
-    tiles = [("original", img)]
-    for label, st in jobs:
-        if isinstance(st, tuple):
-            st[0].set_style(st[1])
-            st = st[0]
-        tiles.append((label, st.stylize(img)))
-    cols = min(7, len(tiles))
-    rows = -(-len(tiles) // cols)
-    th, tw = img.shape[:2]
-    pad, lab = 6, 18
-    sheet = Image.new("RGB", (cols * (tw + pad) + pad, rows * (th + lab + pad) + pad), "white")
-    draw = ImageDraw.Draw(sheet)
-    for n, (label, t) in enumerate(tiles):
-        r, c = divmod(n, cols)
-        x, y = pad + c * (tw + pad), pad + r * (th + lab + pad)
-        sheet.paste(Image.fromarray(t), (x, y + lab))
-        draw.text((x + 2, y + 3), label, fill="black")
-    out = save_image(np.asarray(sheet), args.output)
-    payload = {"output": str(out), "tiles": len(tiles), "size": list(sheet.size)}
-    print(json.dumps(payload) if args.json else f"wrote {out} ({len(tiles)} tiles)")
+    from ..imageio import save_image
+    from ..runtime.sheet import make_sheet
+    img, labels = make_sheet(args.input, args.models.split(",") if args.models else None, args.tile, args.threads)
+    out = save_image(img, args.output)
+    payload = {"output": str(out), "tiles": len(labels), "size": [img.shape[1], img.shape[0]], "labels": labels}
+    print(json.dumps(payload) if args.json else f"wrote {out} ({len(labels)} tiles)")
     return 0
 
 

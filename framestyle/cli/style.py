@@ -58,7 +58,7 @@ def add_parsers(sub):
     a.add_argument("--train-crop", type=int, default=0,
                    help="random sub-crops of the pool crops for the first 80%% of training (cheaper steps, but "
                         "Magenta's norms saw the whole pool crop, so the targets are less exact); 0 = off")
-    _train_common(a, "arbitrary-fast")
+    _train_common(a, "my-arbitrary")
     a.set_defaults(func=cmd_train_arbitrary)
 
     d = sub.add_parser("train-adain", help="train the multi-level AdaIN decoder on EfficientNet-Lite0 features")

@@ -1,7 +1,7 @@
 """Post-training quantisation of an ONNX student: int8 static (QDQ, calibrated), int8 dynamic, fp16.
 
     from framestyle.shrink.quantize import quantize
-    res = quantize("nightblue-fast", "int8", "nightblue-int8")   # lands in the user zoo with a card
+    res = quantize("runs/x/out/x.onnx", "int8", "my-int8")   # lands in the user zoo with a card
 """
 from __future__ import annotations
 
@@ -259,7 +259,7 @@ def quantize(model: Union[str, Path, ModelInfo], method: str, name: str, calib_d
     size and PSNR vs the float model (and vs its teacher when it was distilled from one)."""
     src = load_info(model)
     if src.kind == "arbitrary" and src.card.get("method") != "student":
-        raise UserError(f"model {src.name!r} is not a distilled arbitrary-style student (e.g. arbitrary-mg);"
+        raise UserError(f"model {src.name!r} is not a distilled arbitrary-style student (a float train-arbitrary output);"
                         " quantise a student, or a fixed or multi-style model")
     if src.card.get("quantization") or src.card.get("method") in METHODS or _is_quantised(src.path):
         raise UserError(f"model {src.name!r} is already quantised; quantise its float source "

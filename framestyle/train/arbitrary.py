@@ -204,7 +204,7 @@ def grad_loss(a, b):
     return ((dxa - dxb) ** 2).mean() + ((dya - dyb) ** 2).mean()
 
 
-def train_arbitrary(name: str = "arbitrary-fast", arch: str = "cond-fast", arch_kwargs: Optional[dict] = None,
+def train_arbitrary(name: str = "my-arbitrary", arch: str = "cond-fast", arch_kwargs: Optional[dict] = None,
                     steps: Optional[int] = None, minutes: Optional[float] = None, batch: int = 8,
                     crop: int = 160, lr: float = 2e-3, seed: int = 0, workdir: Optional[Path] = None,
                     resume: bool = False, out_dir: Optional[Path] = None, pool_size: int = 3000,
