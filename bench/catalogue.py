@@ -66,9 +66,7 @@ def _cell(sp: dict, w: int, h: int) -> str:
 
 
 def _fidelity(m) -> str:
-    f = m.card.fidelity
-    if m.style is not None:
-        f = (f.get("per_style") or {}).get(str(m.style), f)
+    f = m.fidelity
     if not f.get("psnr"):
         return "- (teacher)" if m.card.get("role") == "teacher" else "-"
     n = len(f.get("per_image") or []) or f.get("images") or f.get("pairs")

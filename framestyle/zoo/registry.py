@@ -46,11 +46,16 @@ class ModelInfo:
         return 1 if self.style is not None or self.kind != "multi" else int(self.card.styles or 26)
 
     @property
-    def fidelity_psnr(self) -> Optional[float]:
+    def fidelity(self) -> dict:
+        """vs the teacher; for a style entry, its style's own record when the card has one (fidelity.per_style)."""
         f = self.card.fidelity
-        if self.style is not None:  # a style of a multi-style file: its own row when the card has one
+        if self.style is not None:
             f = (f.get("per_style") or {}).get(str(self.style), f)
-        return f.get("psnr")
+        return f
+
+    @property
+    def fidelity_psnr(self) -> Optional[float]:
+        return self.fidelity.get("psnr")
 
     def to_json(self) -> dict:
         from .listing import row
