@@ -117,7 +117,9 @@ class ModelCard:
             if f.name == "extra":
                 continue
             v = getattr(self, f.name)
-            if v is None or (v in ({}, "") and f.name not in ("kind", "name", "arch_kwargs")):
+            if f.name == "teacher":  # always written: null says "no teacher" (perceptual, paired, adain)
+                pass
+            elif v is None or (v in ({}, "") and f.name not in ("kind", "name", "arch_kwargs")):
                 continue
             out[f.name] = v
         out.update(self.extra)
