@@ -111,7 +111,8 @@ dB against the teacher on the clips) and works with every model, teachers and ar
 `framestyle video` stabilises by default (`--no-stabilize` turns it off; on bottle-detection.mp4 it still runs
 faster than real time, docs/live.md). `framestyle live` keeps it opt-in (`--stabilize`, or the `s` key),
 since it adds about 6 ms per 640x480 frame to the latency budget. The stability-trained `ember-steady-fast` was
-shipped (until the one-model-per-style catalogue, docs/catalogue.md; train one with `framestyle distill ... --stability 2`) for render loops that cannot afford optical flow: less than half the flicker at zero runtime cost, and
+shipped (until the one-model-per-style catalogue, docs/catalogue.md; train one with
+`framestyle distill ... --stability 2`) for render loops that cannot afford optical flow: less than half the flicker at zero runtime cost, and
 the two combine (0.08-0.17x)."""
 
 

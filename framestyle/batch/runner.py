@@ -106,7 +106,8 @@ def run_batch(source: str, out_dir, opts: BatchOptions, *, workers: Optional[int
         _import_ray()
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    res = BatchResult(model=model, inputs=len(items), ignored=ignored, engine=engine, workers=workers, threads=opts.threads,
+    res = BatchResult(model=model, inputs=len(items), ignored=ignored, engine=engine, workers=workers,
+                      threads=opts.threads,
                       out_dir=str(out_dir.resolve()))
     lock = _lock(out_dir)
     man = Manifest(out_dir)

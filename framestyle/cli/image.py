@@ -27,7 +27,8 @@ def add_parsers(sub):
     c.add_argument("input")
     c.add_argument("-o", "--output", required=True)
     c.add_argument("--tile", type=int, default=256, help="tile size in pixels")
-    c.add_argument("--models", help="comma-separated models (default: every built-in style, labelled with the name to pass)")
+    c.add_argument("--models", help="comma-separated models (default: every built-in style, labelled with the "
+                                    "name to pass)")
     c.add_argument("--threads", type=int)
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=cmd_sheet)
@@ -56,7 +57,8 @@ def add_parsers(sub):
 
 
 def _style_args(p):
-    p.add_argument("--model", help="model name or .onnx path (default: the catalogue's default, see `framestyle models`)")
+    p.add_argument("--model", help="model name or .onnx path (default: the catalogue's default, see "
+                                   "`framestyle models`)")
     p.add_argument("--style", help="for multi-style models: index or blend, e.g. 7 or 3:0.5,12:0.5")
     p.add_argument("--style-image", help="for arbitrary-style models (magenta): any picture")
     p.add_argument("--strength", type=float, default=1.0, help="0..1, how much style to apply")

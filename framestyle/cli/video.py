@@ -9,7 +9,8 @@ from ..errors import UserError
 
 
 def _model_args(p, default_max=None, stabilize=None):
-    p.add_argument("--model", help="zoo model name or .onnx path (default: the catalogue's default, see `framestyle models`)")
+    p.add_argument("--model", help="zoo model name or .onnx path (default: the catalogue's default, see "
+                                   "`framestyle models`)")
     p.add_argument("--style", help="style index or blend for multi-style models, e.g. 7 or 3:0.5,12:0.5")
     p.add_argument("--style-image", help="style picture for arbitrary models (--model magenta)")
     p.add_argument("--strength", type=float, default=1.0, help="0..1 blend toward the input")

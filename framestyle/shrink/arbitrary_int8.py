@@ -1,5 +1,5 @@
-"""Quantise an arbitrary-style student (the float cond-mg net behind `arbitrary`): calibrated with real style vectors, measured on
-held-out photos x held-out styles against Magenta and against the float student.
+"""Quantise an arbitrary-style student (the float cond-mg net behind `arbitrary`): calibrated with real style
+vectors, measured on held-out photos x held-out styles against Magenta and against the float student.
 
     framestyle quantize runs/arbitrary/out/arbitrary-float.onnx --int8 -o my-arbitrary
 """

@@ -259,8 +259,8 @@ def quantize(model: Union[str, Path, ModelInfo], method: str, name: str, calib_d
     size and PSNR vs the float model (and vs its teacher when it was distilled from one)."""
     src = load_info(model)
     if src.kind == "arbitrary" and src.card.get("method") != "student":
-        raise UserError(f"model {src.name!r} is not a distilled arbitrary-style student (a float train-arbitrary output);"
-                        " quantise a student, or a fixed or multi-style model")
+        raise UserError(f"model {src.name!r} is not a distilled arbitrary-style student (a float train-arbitrary "
+                        "output); quantise a student, or a fixed or multi-style model")
     if src.card.get("quantization") or src.card.get("method") in METHODS or _is_quantised(src.path):
         raise UserError(f"model {src.name!r} is already quantised; quantise its float source "
                         f"({src.card.get('derived_from') or 'the model it was made from'})")

@@ -36,6 +36,6 @@ def table(models) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS) - 1)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1] for r in rows]
     lines.insert(1, "-" * min(120, max(len(x) for x in lines)))
-    lines.append(f"* the default (Stylizer(), stylize, batch, video, live, the web page). Speed class at "
+    lines.append("* the default (Stylizer(), stylize, batch, video, live, the web page). Speed class at "
                  "1280x720 from the card: real time >= 24 FPS, interactive >= 8, slow below.")
     return "\n".join(lines)
