@@ -1,6 +1,6 @@
 """Arbitrary-style methods: speed (predictor, per-frame transform) and fidelity to Magenta, plus a picture.
 
-    python bench/arbitrary_bench.py --student arbitrary-mg-int8 --adain adain-lite0 --threads 2
+    python bench/arbitrary_bench.py --student arbitrary --adain adain-lite0 --threads 2
 
 Prints a table and writes docs/arbitrary_bench.md (with the command line and the load average) and
 docs/img/arbitrary_compare.jpg (content | style | Magenta | student | AdaIN on held-out photos and styles).
@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 from framestyle.imageio import load_image, save_image  # noqa: E402
 from framestyle.metrics.fidelity import psnr, ssim  # noqa: E402
 from framestyle.runtime.arbitrary import make_backend  # noqa: E402
+from framestyle.zoo.catalogue import METHOD_MODELS  # noqa: E402
 from framestyle.train.data import OPENCV_DATA, SHARED, held_out_images, resize_long  # noqa: E402
 
 
@@ -54,7 +55,7 @@ def label(img: np.ndarray, text: str) -> np.ndarray:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--student", default="arbitrary-mg-int8")
+    ap.add_argument("--student", default=METHOD_MODELS["student"])
     ap.add_argument("--adain", default="adain-lite0")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--runs", type=int, default=10)

@@ -1,4 +1,7 @@
-"""Picture for docs/students.md: input | teacher | `-fast` student | teacher-shaped student, one row per style.
+"""Picture for docs/students.md: input | teacher | the shipped model(s), one row per style.
+
+(The picture in docs/img was made when the `-fast` students shipped beside the teacher-shaped ones; pass
+--models-per-style to compare other models, e.g. a .onnx of your own: STYLE=MODEL,MODEL.)
 
     python bench/shaped_picture.py [--photo building.jpg] [--styles starry,pastel,ember] [--size 384]
 
@@ -29,6 +32,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--photo", default="building.jpg")
     ap.add_argument("--styles", default="starry,pastel,ember")
+    ap.add_argument("--models-per-style", nargs="*", default=[], help="STYLE=MODEL,MODEL (default: the style itself)")
     ap.add_argument("--size", type=int, default=384)
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "img" / "shaped_students.jpg")
     a = ap.parse_args()
@@ -47,7 +51,8 @@ def main() -> int:
             spec = "magenta:" + str(find_style_image(spec.split(":", 1)[1]))
         t = (Teacher(spec)(x) * 255 + 0.5).astype(np.uint8)
         panels = [label(x, a.photo), label(t, f"teacher {get_model(name).teacher}")]
-        for m in (f"{name}-fast", name):
+        extra = dict(x.split("=", 1) for x in a.models_per_style)
+        for m in (extra[name].split(",") if name in extra else [name]):
             s = Stylizer(m).stylize(x)
             arch = get_model(m).card.get("arch", "?")
             panels.append(label(s, f"{m} ({arch}) {psnr(s, t):.1f} dB"))

@@ -1,6 +1,6 @@
 """Temporal stability two ways (issue #6): a student trained with the stability term vs the runtime stabiliser.
 
-    python bench/stability_compare.py [--models ember-fast,ember-steady-fast] [--frames 30] [--max-size 480]
+    python bench/stability_compare.py [--models ember,my-steady] [--frames 30] [--max-size 480]
 
 For every shared clip and the synthetic pan (exact flow), each model is run frame by frame and through the
 runtime stabiliser; the table gives the warping error (Lai et al., lower = steadier, also as a ratio of the
@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--models", default="ember-fast,ember-steady-fast")
+    ap.add_argument("--models", default="ember", help="e.g. ember plus a student trained with --stability 2")
     ap.add_argument("--frames", type=int, default=30)
     ap.add_argument("--max-size", type=int, default=480)
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "stability.md")
@@ -110,8 +110,9 @@ at a PSNR cost of at most 0.36 dB; the stability-trained student alone reached 0
 dB against the teacher on the clips) and works with every model, teachers and arbitrary styles included. So
 `framestyle video` stabilises by default (`--no-stabilize` turns it off; on bottle-detection.mp4 it still runs
 faster than real time, docs/live.md). `framestyle live` keeps it opt-in (`--stabilize`, or the `s` key),
-since it adds about 6 ms per 640x480 frame to the latency budget. The stability-trained `ember-steady-fast` is
-shipped for render loops that cannot afford optical flow: less than half the flicker at zero runtime cost, and
+since it adds about 6 ms per 640x480 frame to the latency budget. The stability-trained `ember-steady-fast` was
+shipped (until the one-model-per-style catalogue, docs/catalogue.md; train one with
+`framestyle distill ... --stability 2`) for render loops that cannot afford optical flow: less than half the flicker at zero runtime cost, and
 the two combine (0.08-0.17x)."""
 
 

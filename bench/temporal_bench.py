@@ -1,6 +1,6 @@
 """Temporal stabiliser benchmark -> the "## Temporal stabiliser" section of docs/live.md.
 
-    python bench/temporal_bench.py [--model ember-fast] [--frames 20] [--max-size 640] [--out docs/live.md]
+    python bench/temporal_bench.py [--model ember] [--frames 20] [--max-size 640] [--out docs/live.md]
 
 For the synthetic pan (exact flow) and every shared clip: warping error (Lai et al.) of the input, the
 student frame by frame, the runtime stabiliser and exponential averaging (the peer's --smooth 0.5), and
@@ -149,11 +149,13 @@ def write_section(path: Path, text: str) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default="ember-fast")
+    ap.add_argument("--model", default=None, help="default: the catalogue's default")
     ap.add_argument("--frames", type=int, default=20)
     ap.add_argument("--max-size", type=int, default=640)
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "live.md")
     a = ap.parse_args()
+    from framestyle.zoo import default_model
+    a.model = a.model or default_model()
     text = section(a.model, a.frames, a.max_size, ("python bench/temporal_bench.py " + " ".join(sys.argv[1:])).strip())
     write_section(a.out, text)
     print(text)

@@ -2,7 +2,7 @@
 
     python bench/web_load.py                      # starts its own server on 127.0.0.1, 50 clients, 300 requests
     python bench/web_load.py --workers 2 --queue 16 --requests 300 --max-seconds 60
-    python bench/web_load.py --url http://127.0.0.1:8000 --model starry-fast   # an already running server
+    python bench/web_load.py --url http://127.0.0.1:8000 --model starry   # an already running server
 
 Prints a table (requests/s, p50/p90 latency of successful requests, 429s) and writes it into docs/web.md between
 the web_load markers, with the command line. Only loopback addresses are accepted as targets.

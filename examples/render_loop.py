@@ -5,7 +5,7 @@ stylises every frame with `Stylizer.process` (buffers reused, no per-frame alloc
 prints the per-frame cost, and writes an mp4 (or PNG frames) to the output path.
 
     python examples/render_loop.py --model multistyle26 --style 7 --frames 90 -o /tmp/render.mp4
-    python examples/render_loop.py --model starry-fast -o /tmp/frames/   # a folder -> PNG frames
+    python examples/render_loop.py -o /tmp/frames/   # the default model; a folder -> PNG frames
 """
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ class Scene:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", help="zoo model or .onnx path (default: the built-in student)")
+    ap.add_argument("--model", help="zoo model or .onnx path (default: the catalogue's default)")
     ap.add_argument("--style", help="style for multi-style models")
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--fps", type=int, default=30)

@@ -49,5 +49,6 @@ def run_cli(*args, input=None, env=None, timeout=300):
 
 
 def builtin_students():
+    """Every shipped one-style model: fixed-style files and style entries (a named style of a multi-style file)."""
     from framestyle.zoo import list_models
-    return [m for m in list_models() if m.builtin and m.kind == "fixed"]
+    return [m for m in list_models() if m.builtin and (m.kind == "fixed" or m.style is not None)]

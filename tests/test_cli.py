@@ -45,16 +45,15 @@ def test_stylize_file_and_json(tmp_path, small_photo, tiny_model):
 
 
 
-def test_stylize_default_is_the_photo_student(tmp_path, small_photo):
-    """No --model: photos get the built-in teacher-shaped student (live and video keep the faster default)."""
-    from framestyle.zoo import DEFAULT_MODEL, STILL_MODEL, get_model
+def test_stylize_default_is_the_catalogue_default(tmp_path, small_photo):
+    """No --model: the one default (the same for live, video, batch, the API and the page: test_catalogue)."""
+    from framestyle.zoo import default_model, get_model
     out = tmp_path / "out.png"
     res = run_cli("stylize", small_photo, "-o", out, "--json")
     assert res.returncode == 0, res.stderr.decode()
-    assert json.loads(res.stdout)["model"] == STILL_MODEL
-    info = get_model(STILL_MODEL)
+    assert json.loads(res.stdout)["model"] == default_model()
+    info = get_model(default_model())
     assert info.builtin and info.kind == "fixed" and info.card["arch"] in ("mg", "ms26")
-    assert get_model(DEFAULT_MODEL).builtin and DEFAULT_MODEL != STILL_MODEL
     assert np.asarray(Image.open(out)).std() > 5
 
 def test_stylize_teacher_blend_strength_preserve(tmp_path, small_photo):
@@ -156,7 +155,8 @@ def test_sheet_and_bench_and_info(tmp_path, small_photo, tiny_model):
     out = tmp_path / "sheet.png"
     res = run_cli("sheet", small_photo, "-o", out, "--tile", "64", "--models", f"{tiny_model},multistyle26", "--json")
     assert res.returncode == 0, res.stderr.decode()
-    assert json.loads(res.stdout)["tiles"] == 1 + 1 + 26
+    rec = json.loads(res.stdout)
+    assert rec["tiles"] == 1 + 1 + 26 and rec["labels"][2:4] == ["multistyle26 --style 0", "multistyle26 --style 1"]
     res = run_cli("bench", "--json", "--models", f"{tiny_model},multistyle26,peer:multistyle26-raw",
                   "--sizes", "64x48", "--runs", "2", "--warmup", "1")
     assert res.returncode == 0, res.stderr.decode()

@@ -10,7 +10,10 @@ from framestyle.metrics.temporal import input_flows, synthetic_pan, warping_erro
 from framestyle.runtime import Stylizer
 from framestyle.runtime.live import Stabilizer
 from framestyle.runtime.live.codec import open_video
-from conftest import CLIPS, IMAGES  # noqa: E402
+from conftest import CLIPS, IMAGES, builtin_students  # noqa: E402
+
+# a built-in student of multistyle26 (a fast teacher for the PSNR columns)
+MS26_STUDENT = next(m.name for m in builtin_students() if m.teacher.startswith("multistyle26:"))
 
 PHOTO = str(IMAGES / "building.jpg")
 
@@ -83,8 +86,8 @@ def test_stabiliser_on_pan_steadier_and_close_to_teacher():
     against the teacher, and averaging as steady (if any weight gets there on a pan) is further from it."""
     from framestyle.metrics.temporal import evaluate_temporal
     from framestyle.zoo import get_model
-    res = evaluate_temporal("synthetic", "ember-fast", frames=6, max_size=320)
-    assert res["teacher"] == get_model("ember-fast").teacher and res["cut_pairs"] == []
+    res = evaluate_temporal("synthetic", MS26_STUDENT, frames=6, max_size=320)
+    assert res["teacher"] == get_model(MS26_STUDENT).teacher and res["cut_pairs"] == []
     r = res["results"]
     assert r["stabilised"]["vs_frame_by_frame"] <= 0.5
     ghost = r["frame_by_frame"]["psnr_vs_teacher"] - r["stabilised"]["psnr_vs_teacher"]
@@ -99,10 +102,10 @@ def test_prepared_clip_and_teacher_frames_give_the_same_result():
     from framestyle.zoo.teachers import Teacher
     from framestyle.zoo import get_model
     clip = load_clip(str(CLIPS / "Megamind.avi"), 4, 160)
-    t = Teacher(get_model("ember-fast").teacher)
+    t = Teacher(get_model(MS26_STUDENT).teacher)
     t_out = [np.clip(t(f) * 255 + 0.5, 0, 255).astype(np.uint8) for f in clip[0]]
-    fresh = evaluate_temporal(str(CLIPS / "Megamind.avi"), "ember-fast", frames=4, max_size=160)
-    given = evaluate_temporal(str(CLIPS / "Megamind.avi"), "ember-fast", frames=4, max_size=160, clip=clip,
+    fresh = evaluate_temporal(str(CLIPS / "Megamind.avi"), MS26_STUDENT, frames=4, max_size=160)
+    given = evaluate_temporal(str(CLIPS / "Megamind.avi"), MS26_STUDENT, frames=4, max_size=160, clip=clip,
                               teacher_out=t_out)
     assert given["results"] == fresh["results"] and given["teacher"] == fresh["teacher"]
     assert fresh["results"]["frame_by_frame"]["psnr_vs_teacher"] > 10
@@ -114,12 +117,12 @@ def test_scene_cut_resets_and_is_left_out_within_shots():
     reports the cut pair separately."""
     from framestyle.metrics.temporal import _read_frames, evaluate_temporal
     frames = _read_frames(CLIPS / "Megamind.avi", 3, 160)
-    st = Stylizer("ember-fast")
+    st = Stylizer(MS26_STUDENT)
     stab = Stabilizer(0.6)
     outs = [stab.step(f, st.process(f)) for f in frames]
     assert stab.resets == 2 and np.array_equal(outs[1], st.process(frames[1]))
     assert stab.last_coverage > 0.8  # the next frame of the shot is tracked again
-    res = evaluate_temporal(str(CLIPS / "Megamind.avi"), "ember-fast", frames=4, max_size=160, teacher="none")
+    res = evaluate_temporal(str(CLIPS / "Megamind.avi"), MS26_STUDENT, frames=4, max_size=160, teacher="none")
     assert res["cut_pairs"] == [0] and res["teacher"] is None and res["ghosting_db"] is None
     row = res["results"]["stabilised"]
     assert row["warping_error_within_shots"] < row["warping_error"]

@@ -4,7 +4,7 @@ import numpy as np
 import onnx
 import pytest
 
-from conftest import IMAGES
+from conftest import IMAGES, builtin_students
 
 torch = pytest.importorskip("torch")
 
@@ -79,7 +79,7 @@ def test_graph_without_exact_ends_keeps_the_float_wrapper(tmp_path):
     assert ops_[0] == "Cast" and ops_[-1] == "Cast"
 
 
-@pytest.mark.parametrize("name", ["starry-rt-int8", "graffiti-rt-int8"])
+@pytest.mark.parametrize("name", [m.name for m in builtin_students() if m.card.method == "int8"])
 def test_shipped_realtime_students_take_the_bytes_path(name):
     """The shipped -rt students were quantised with exact ends: no float conversion, no one-hot conv left."""
     from framestyle.runtime.session import uint8_graph

@@ -21,7 +21,12 @@ BUILTIN = ROOT / "framestyle" / "zoo" / "builtin"
 
 
 def web_test_model(home: Path) -> tuple:
-    """(name, path): a built-in student if one exists, else a tiny random-weight student put in `home`'s user zoo."""
+    """(name, path): the default model (what the page selects), else a built-in fixed-style model, else a tiny
+    random-weight student put in `home`'s user zoo."""
+    from framestyle.zoo import default_model, get_model
+    m = get_model(default_model())
+    if m.kind == "fixed" and m.path.exists():
+        return m.name, m.path
     for card in sorted(BUILTIN.glob("*.json")):
         info = json.loads(card.read_text())
         if info.get("kind", "fixed") == "fixed" and card.with_suffix(".onnx").exists():
@@ -194,6 +199,8 @@ def test_models_info_schema_and_model_files(server, env):
     assert models[env["model"]]["kind"] == "fixed" and models[env["model"]]["browser"] is True
     assert models["multistyle26"]["kind"] == "multi" and models["magenta"]["kind"] == "arbitrary"
     assert set(models["magenta"]) >= {"name", "kind", "builtin", "teacher", "method"}
+    from framestyle.zoo import default_model
+    assert [n for n, m in models.items() if m["default"]] == [default_model()]  # the page selects this one
     methods = {e["name"]: e for e in httpx.get(server + "/api/models").json()["methods"]}
     assert set(methods) == {"magenta", "student", "adain"} and methods["magenta"]["default"]
     for e in methods.values():  # available exactly when the method's model is in the zoo listing

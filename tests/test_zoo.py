@@ -7,6 +7,10 @@ import pytest
 from framestyle import UserError
 from framestyle.zoo import add_user_model, get_model, list_models
 
+from conftest import IMAGES
+
+IMAGES_HOME = IMAGES / "home.jpg"
+
 
 def test_teachers_listed():
     names = {m.name: m for m in list_models()}
@@ -62,3 +66,37 @@ def test_builtin_cards_complete():
         assert card["fidelity"]["psnr"] > 10
         assert m.size_bytes < 1_500_000
         json.dumps(m.to_json())
+
+
+def test_shipped_cards_load_validate_and_round_trip():
+    from framestyle.zoo.card import ModelCard
+    from framestyle.zoo.registry import BUILTIN_DIR
+    paths = sorted(BUILTIN_DIR.glob("*.json"))
+    assert len(paths) >= 6
+    for p in paths:
+        card = ModelCard.load(p)
+        assert card.to_json() == json.loads(p.read_text()), p.name  # nothing lost or invented
+        assert card.training.get("command"), p.name
+
+
+@pytest.mark.parametrize("text, why", [("{not json", "unreadable"), ('{"kind": "banana"}', "kind"),
+                                       ('{"kind": "fixed", "fidelity": {"psnr": "high"}}', "psnr"),
+                                       ('{"kind": "fixed", "input": {"multiple": 0}}', "multiple")])
+def test_broken_user_card_is_one_error_line(tmp_path, tiny_model, _isolated_home, text, why):
+    from conftest import run_cli
+    add_user_model(tiny_model, "ok-model", {"kind": "fixed"})
+    bad = _isolated_home / "models" / "bad-card.onnx"
+    bad.write_bytes(tiny_model.read_bytes())
+    bad.with_suffix(".json").write_text(text)
+    env = {"FRAMESTYLE_HOME": str(_isolated_home)}
+    res = run_cli("stylize", IMAGES_HOME, "-o", tmp_path / "o.png", "--model", "bad-card", env=env)
+    err = res.stderr.decode().strip().splitlines()
+    assert res.returncode == 2 and err[-1].startswith("error:") and "Traceback" not in res.stderr.decode()
+    assert "bad-card.json" in err[-1] and why in err[-1], err
+    res = run_cli("models", "--json", env=env)  # the listing goes on: the others, and the broken one marked
+    items = {m["name"]: m for m in json.loads(res.stdout)}
+    assert res.returncode == 0 and items["ok-model"]["broken"] is None and "bad-card.json" in items["bad-card"]["broken"]
+    res = run_cli("models", env=env)
+    assert res.returncode == 0 and "BROKEN CARD" in res.stdout.decode()
+    with pytest.raises(UserError, match="bad-card.json"):
+        add_user_model(bad, "again")

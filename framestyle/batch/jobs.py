@@ -38,8 +38,7 @@ class BatchOptions:
 
     def make_stylizer(self):
         from ..runtime import Stylizer
-        from ..zoo import STILL_MODEL
-        return Stylizer(self.model or STILL_MODEL, style=self.style, style_image=self.style_image,
+        return Stylizer(self.model, style=self.style, style_image=self.style_image,
                         strength=self.strength, preserve_color=self.preserve_color, max_size=self.max_size,
                         threads=self.threads)
 

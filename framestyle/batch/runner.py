@@ -18,6 +18,7 @@ LOCK_NAME = ".framestyle-batch.lock"
 
 @dataclass
 class BatchResult:
+    model: str = ""          # the model it ran
     inputs: int = 0
     done: int = 0            # made by this run
     skipped: int = 0         # already done and verified
@@ -99,13 +100,15 @@ def run_batch(source: str, out_dir, opts: BatchOptions, *, workers: Optional[int
     checker = opts.make_stylizer()  # bad model / style / strength fail here, before any worker starts
     checker.session  # noqa: B018 -- opens and checks the model file (corrupt, not a style model): one error
     fp, fp_dict = fingerprint(opts, checker.info.path)
+    model = checker.info.name
     del checker
     if engine == "ray":
         from .ray_engine import _import_ray
         _import_ray()
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    res = BatchResult(inputs=len(items), ignored=ignored, engine=engine, workers=workers, threads=opts.threads,
+    res = BatchResult(model=model, inputs=len(items), ignored=ignored, engine=engine, workers=workers,
+                      threads=opts.threads,
                       out_dir=str(out_dir.resolve()))
     lock = _lock(out_dir)
     man = Manifest(out_dir)

@@ -147,9 +147,8 @@ def make_stylizer(args, **extra):
     """The Stylizer the model options ask for (stylize, video, live): a style image or a style bank with no
     model named picks an arbitrary-style model."""
     from ..errors import UserError
-    from ..runtime.arbitrary import model_for_method
     from ..runtime.stylizer import Stylizer
-    from ..zoo import get_model
+    from ..zoo import get_model, pick_model
     method, model = getattr(args, "method", None), args.model
     style_image, bank = getattr(args, "style_image", None), getattr(args, "style_bank", None)
     if style_image and not Path(style_image).is_file():
@@ -157,10 +156,9 @@ def make_stylizer(args, **extra):
     if bank is not None:
         from ..zoo.styles import load_bank
         load_bank(bank)  # a missing or corrupt bank is one error, whatever the model
-    if model is None and method is None and (style_image or bank):
-        model = "magenta" if style_image else model_for_method("student")
-    info = get_model(model_for_method(method, model) or extra.pop("default", None))
-    extra.pop("default", None)
+    if model is None and method is None and bank and not style_image:
+        method = "student"  # a style bank with no model named: the real-time any-painting student
+    info = get_model(pick_model(model, style_image, method))
     if style_image and info.kind != "arbitrary":
         raise UserError(f"model {info.name!r} has a fixed style; --style-image needs an arbitrary model "
                         "such as --model magenta")

@@ -14,7 +14,7 @@ def add_parsers(sub) -> None:
                                    "are verified by checksum and skipped. Exit code 1 when any input failed.")
     p.add_argument("input", metavar="INPUT_DIR_OR_GLOB")
     p.add_argument("-o", "--output", required=True, metavar="OUT_DIR", help="output folder (outside the input)")
-    p.add_argument("--model", help="zoo name or .onnx path (default: the built-in real-time student)")
+    p.add_argument("--model", help="zoo name or .onnx path (default: the catalogue's default, see `framestyle models`)")
     p.add_argument("--style", help="style for multi-style models: an index or a blend like 3:0.5,12:0.5")
     p.add_argument("--style-image", metavar="IMG", help="style picture for arbitrary-style models (magenta)")
     p.add_argument("--strength", type=A.unit_float, default=1.0, help="0..1 blend toward the photo (default 1)")

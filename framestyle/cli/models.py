@@ -55,11 +55,8 @@ def cmd_models(args) -> int:
     if args.json:
         print(json.dumps([m.to_json() for m in models], indent=2))
         return 0
-    for m in models:
-        fid = (m.card.get("fidelity") or {}).get("psnr")
-        extra = f"  {fid} dB vs {m.teacher}" if fid else (f"  teacher {m.teacher}" if m.teacher else "")
-        tag = "built-in" if m.builtin else "user"
-        print(f"{m.name:22s} {m.kind:9s} {tag:8s} {m.size_bytes / 1024:8.0f} KB{extra}")
+    from ..zoo.listing import table
+    print(table(models))
     return 0
 
 
@@ -68,14 +65,14 @@ def cmd_info(args) -> int:
     from .. import __version__
     from ..paths import home, user_models_dir
     from ..runtime.session import default_threads
-    from ..zoo import DEFAULT_MODEL, STILL_MODEL, list_models
+    from ..zoo import default_model, list_models
     try:
         from ..nets import arch_names
         archs = arch_names()
     except ImportError:
         archs = "(install the train extra: pip install torch==2.13.0)"
     payload = {"version": __version__, "onnxruntime": ort.__version__, "threads": default_threads(),
-               "default_model": DEFAULT_MODEL, "default_photo_model": STILL_MODEL, "home": str(home()),
+               "default_model": default_model(), "home": str(home()),
                "user_models": str(user_models_dir()),
                "models": len(list_models()), "architectures": archs}
     print(json.dumps(payload, indent=2) if args.json else "\n".join(f"{k}: {v}" for k, v in payload.items()))

@@ -32,7 +32,7 @@ def add_parsers(sub):
     c.add_argument("input")
     c.add_argument("-o", "--output", required=True)
     c.add_argument("--tile", type=A.side, default=256, help="tile size in pixels")
-    c.add_argument("--models", help="comma-separated models (default: every built-in student + the 26 teacher styles)")
+    c.add_argument("--models", help="comma-separated models (default: every built-in style, labelled with the name to pass)")
     c.add_argument("--threads", type=A.threads)
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=cmd_sheet)
@@ -94,7 +94,6 @@ def plan_outputs(inputs, many: bool, output: str, fmt: str) -> List[Path]:
 def cmd_stylize(args) -> int:
     from ..imageio import encode_image, format_for, load_image, save_image
     from ..outputs import check_outputs
-    from ..zoo import STILL_MODEL
     inputs, many = expand_inputs(args.inputs)
     if sum(1 for p, _ in inputs if str(p) == "-") and len(inputs) > 1:
         raise UserError("- (stdin) cannot be combined with other inputs")
@@ -104,7 +103,7 @@ def cmd_stylize(args) -> int:
         if not many:
             format_for(dests[0])
     t_load = time.perf_counter()  # the model opens here: per-image times exclude start-up
-    st = A.make_stylizer(args, max_size=args.max_size, tile=args.tile, default=STILL_MODEL)
+    st = A.make_stylizer(args, max_size=args.max_size, tile=args.tile)
     load_ms = round((time.perf_counter() - t_load) * 1000, 1)
     records, failed = [], 0
     from tqdm import tqdm
@@ -148,12 +147,12 @@ def cmd_stylize(args) -> int:
 def cmd_sheet(args) -> int:
     from ..imageio import format_for, save_image
     from ..outputs import check_output
-    from ..runtime.sheet import contact_sheet
+    from ..runtime.sheet import make_sheet
     check_output(args.output, [args.input])
     format_for(Path(args.output))
     names = [n.strip() for n in args.models.split(",") if n.strip()] if args.models else None
-    sheet, labels = contact_sheet(args.input, names, tile=args.tile, threads=args.threads)
+    sheet, labels = make_sheet(args.input, names, args.tile, args.threads)
     out = save_image(sheet, args.output)
-    payload = {"output": str(out), "tiles": len(labels), "size": [sheet.shape[1], sheet.shape[0]]}
+    payload = {"output": str(out), "tiles": len(labels), "size": [sheet.shape[1], sheet.shape[0]], "labels": labels}
     print(json.dumps(payload) if args.json else f"wrote {out} ({len(labels)} tiles)")
     return 0

@@ -62,7 +62,7 @@ def add_parsers(sub):
                    help="random sub-crops of the pool crops for the first 80%% of training (cheaper steps, but "
                         "Magenta's norms saw the whole pool crop, so the targets are less exact); 0 = off")
     a.add_argument("--no-progress", action="store_true")
-    A.budget_args(a, "arbitrary-fast", batch=8, lr=2e-3, threads_default=1)
+    A.budget_args(a, "my-arbitrary", batch=8, lr=2e-3, threads_default=1)
     a.set_defaults(func=cmd_train_arbitrary, needs=("torch",))
 
     g = sub.add_parser("train-adain", help="train the multi-level AdaIN decoder on EfficientNet-Lite0 features")

@@ -1,7 +1,7 @@
 """`framestyle export`: one student to ONNX / TFLite / Core ML, RGB or YUV camera input, checked against ORT.
 
     from framestyle.export.convert import export_model
-    export_model("nightblue-fast", "tflite", "nb.tflite", size=(480, 640), nhwc=True)
+    export_model("nightblue", "tflite", "nb.tflite", size=(480, 640), nhwc=True)
 
 The PyTorch net is rebuilt from the student's ONNX (framestyle.shrink.from_onnx), wrapped (YUV -> RGB,
 NHWC), exported, then run on a real photo and compared with the source ONNX under ONNX Runtime. For YUV

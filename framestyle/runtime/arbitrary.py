@@ -24,13 +24,12 @@ from . import ops
 from .binding import Frames, frames_for
 from .session import check_model, make_session
 
-METHODS = ("magenta", "student", "adain")
-DEFAULT_MODELS = {"student": "arbitrary-mg-int8", "adain": "adain-lite0"}  # fidelity: each card
+from ..zoo.catalogue import METHOD_MODELS, METHODS, pick_model  # noqa: F401
 
 
 def _model_path(model: Union[str, Path, None], method: str) -> Path:
     from ..zoo import get_model
-    info = get_model(str(model) if model else DEFAULT_MODELS[method])
+    info = get_model(str(model) if model else METHOD_MODELS[method])
     want = info.card.get("method")
     if info.kind != "arbitrary" or want != method:
         raise UserError(f"model {info.name!r} is not an arbitrary-style {method} model "
@@ -47,8 +46,8 @@ class _OnnxBackend:
         self.threads = threads
         self.sess = make_session(self.path, threads)
         check_model(self.sess, self.path)
-        from ..zoo.registry import _read_card
-        self.card = _read_card(self.path)
+        from ..zoo.card import load_card
+        self.card = load_card(self.path)
         self.multiple = int(self.card.get("input", {}).get("multiple", 8))
         self._teacher = teacher
         self._bufs = {}
@@ -207,16 +206,9 @@ def initial_state(backend, style_image=None, style_bank=None, style: Optional[st
 
 # -- glue for the Stylizer and the CLI ------------------------------------------------------
 
-METHOD_MODELS = {"magenta": "magenta", "student": DEFAULT_MODELS["student"], "adain": "adain-lite0"}
-
-
 def model_for_method(method: Optional[str], model: Optional[str] = None) -> Optional[str]:
-    """`--method` picks the default model of that method; an explicit `--model` wins."""
-    if method is None:
-        return model
-    if method not in METHODS:
-        raise UserError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
-    return model or METHOD_MODELS[method]
+    """`--method` picks the default model of that method; an explicit `--model` wins (zoo.pick_model)."""
+    return model if method is None else pick_model(model, None, method)
 
 
 def attach(info, threads: Optional[int] = None, style=None, style_image=None, style_bank=None,

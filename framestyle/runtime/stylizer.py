@@ -1,6 +1,6 @@
 """`Stylizer`: one object that stylises images and video frames with any model in the zoo.
 
-    st = Stylizer("starry-fast")
+    st = Stylizer()                        # the catalogue's default (framestyle.zoo.default_model())
     out = st.stylize("photo.jpg")          # uint8 HxWx3
     for frame in frames: show(st.process(frame))   # render loop: buffers reused, no reallocation
 """
@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..imageio import ImageLike, load_image
-from ..zoo import ModelInfo, get_model
+from ..zoo import ModelInfo, get_model, pick_model
 from ..zoo.teachers import parse_style
 from . import ops
 from .binding import Frames, frames_for
@@ -33,7 +33,8 @@ def check_strength(strength: float) -> float:
 class Stylizer:
     """Stylise uint8 RGB images with a zoo model.
 
-    model: a zoo name or an .onnx path (default: the built-in real-time student).
+    model: a zoo name or an .onnx path (default: zoo.pick_model: a method's model, Magenta for a style image,
+        else the catalogue's default).
     style: for multi-style models, an index, a blend string "3:0.5,12:0.5", a dict or 26 weights.
     style_image: for arbitrary-style models (magenta), any picture.
     strength: 0..1 blend toward the photo (arbitrary models interpolate the style vector instead).
@@ -45,9 +46,9 @@ class Stylizer:
                  strength: float = 1.0, preserve_color: bool = False, threads: Optional[int] = None,
                  tile: int = 2048, tile_overlap: int = 64, max_size: Optional[int] = None,
                  method: Optional[str] = None, style_bank=None, alpha: float = 1.0):
-        from .arbitrary import attach, model_for_method
-        if not isinstance(model, ModelInfo):
-            model = model_for_method(method, model)
+        from .arbitrary import attach
+        if not isinstance(model, ModelInfo):  # the one rule: model, else method, else style image, else default
+            model = pick_model(model, style_image if style_bank is None else style_bank, method)
         self.info = model if isinstance(model, ModelInfo) else get_model(model)
         self.threads = threads
         self.strength = check_strength(strength)
@@ -73,8 +74,8 @@ class Stylizer:
         elif self.info.kind == "arbitrary" and style_bank is not None:
             from ..zoo.styles import resolve_style
             self._style_vec = resolve_style(style_bank, style)
-        elif self.info.kind == "multi":
-            self.set_style(style)
+        elif self.info.kind == "multi":  # a style entry (ember -> multi26:5) brings its style
+            self.set_style(style if style is not None else self.info.style)
         elif self.info.kind == "arbitrary":
             if style_image is None and style is None:
                 raise UserError(f"model {self.info.name!r} needs a style image (--style-image)")

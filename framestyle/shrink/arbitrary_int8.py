@@ -1,7 +1,7 @@
-"""Quantise an arbitrary-style student (e.g. arbitrary-mg): calibrated with real style vectors, measured on
-held-out photos x held-out styles against Magenta and against the float student.
+"""Quantise an arbitrary-style student (the float cond-mg net behind `arbitrary`): calibrated with real style
+vectors, measured on held-out photos x held-out styles against Magenta and against the float student.
 
-    framestyle quantize arbitrary-mg --int8 -o arbitrary-mg-int8
+    framestyle quantize runs/arbitrary/out/arbitrary-float.onnx --int8 -o my-arbitrary
 """
 from __future__ import annotations
 

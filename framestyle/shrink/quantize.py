@@ -1,7 +1,7 @@
 """Post-training quantisation of an ONNX student: int8 static (QDQ, calibrated), int8 dynamic, fp16.
 
     from framestyle.shrink.quantize import quantize
-    res = quantize("nightblue-fast", "int8", "nightblue-int8")   # lands in the user zoo with a card
+    res = quantize("runs/x/out/x.onnx", "int8", "my-int8")   # lands in the user zoo with a card
 """
 from __future__ import annotations
 
@@ -199,7 +199,7 @@ def compare_models(ref: ModelInfo, other: ModelInfo, images: Optional[Iterable] 
 def derived_card(src: ModelInfo, method: str, path: Path, **extra) -> dict:
     from ..train.loop import command_line
     # `training` stays: how the weights were trained (the source's exact command); `command` made this copy
-    card = {k: v for k, v in src.card.items() if k not in ("name", "fidelity", "export", "created")}
+    card = {k: v for k, v in src.card.to_json().items() if k not in ("name", "fidelity", "export", "created")}
     card.update(kind=src.kind, derived_from=src.name, method=method, size_bytes=path.stat().st_size,
                 source_size_bytes=src.size_bytes, created=time.strftime("%Y-%m-%d %H:%M:%S"),
                 command=command_line())
@@ -260,8 +260,8 @@ def quantize(model: Union[str, Path, ModelInfo], method: str, name: str, calib_d
     from ..zoo import get_model
     src = model if isinstance(model, ModelInfo) else get_model(str(model))
     if src.kind == "arbitrary" and src.card.get("method") != "student":
-        raise UserError(f"model {src.name!r} is not a distilled arbitrary-style student (e.g. arbitrary-mg);"
-                        " quantise a student, or a fixed or multi-style model")
+        raise UserError(f"model {src.name!r} is not a distilled arbitrary-style student (a float train-arbitrary "
+                        "output); quantise a student, or a fixed or multi-style model")
     src = load_info(src)
     if src.card.get("quantization") or src.card.get("method") in METHODS or _is_quantised(src.path):
         raise UserError(f"model {src.name!r} is already quantised; quantise its float source "
@@ -292,4 +292,7 @@ def check_name(name: str, src_name: str, out_dir=None, force: bool = False) -> N
     from ..outputs import model_output
     if name == src_name:
         raise UserError(f"-o {name!r} is the source model's name; choose a new name")
+    from ..zoo.catalogue import ALIASES, entry
+    if out_dir is None and (entry(name) or name in ALIASES):  # a user model under it could never be reached
+        raise UserError(f"-o {name!r} is a built-in model's name (see `framestyle models`); choose a new name")
     model_output(name, out_dir, force)

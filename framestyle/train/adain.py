@@ -28,7 +28,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..errors import UserError
-from ..imageio import atomic_write_bytes, atomic_write_json
+from ..imageio import atomic_write_bytes
+from ..zoo.card import save_card
 from .data import default_sources, load_content
 from .loop import (Budget, CsvLog, command_line, cosine_lr, load_checkpoint, optimise, prepare_workdir,
                    running_average, save_checkpoint, seed_all, set_lr)
@@ -276,7 +277,7 @@ def train_adain(name: str = "adain-lite0", steps: Optional[int] = None, minutes:
 
 
 def _write_card(path: Path, card: dict) -> None:
-    atomic_write_json(path.with_suffix(".json"), card)
+    save_card(path, card)
 
 
 def alpha0_psnr(path: Path, threads: Optional[int] = None, size: int = 256) -> float:

@@ -6,7 +6,6 @@ the student trains on random batches from the pool.
 """
 from __future__ import annotations
 
-import json
 import threading
 import time
 from pathlib import Path
@@ -15,7 +14,8 @@ from typing import Optional
 import numpy as np
 
 from ..errors import UserError
-from ..imageio import atomic_file, atomic_write_bytes, atomic_write_json
+from ..imageio import atomic_file, atomic_write_bytes
+from ..zoo.card import ModelCard, save_card
 from .data import default_sources, held_out_images, load_content, resize_long
 from .loop import (Budget, CsvLog, check_teacher, command_line, cosine_lr, load_checkpoint, net_multiple, optimise,
                    prepare_workdir, running_average, save_checkpoint, seed_all, set_lr, start_from_teacher)
@@ -203,7 +203,7 @@ def grad_loss(a, b):
     return ((dxa - dxb) ** 2).mean() + ((dya - dyb) ** 2).mean()
 
 
-def train_arbitrary(name: str = "arbitrary-fast", arch: str = "cond-fast", arch_kwargs: Optional[dict] = None,
+def train_arbitrary(name: str = "my-arbitrary", arch: str = "cond-fast", arch_kwargs: Optional[dict] = None,
                     steps: Optional[int] = None, minutes: Optional[float] = None, batch: int = 8,
                     crop: int = 160, lr: float = 2e-3, seed: int = 0, workdir: Optional[Path] = None,
                     resume: bool = False, out_dir: Optional[Path] = None, pool_size: int = 3000,
@@ -282,14 +282,10 @@ def train_arbitrary(name: str = "arbitrary-fast", arch: str = "cond-fast", arch_
                          "eval_history": history, **({"start": start} if start else {})}}
     path = export_model(net, name, card, out_dir)
     fid = student_fidelity(path, teacher, held)
-    card = json.loads(path.with_suffix(".json").read_text())
-    card["fidelity"] = fid
-    _write_json(path.with_suffix(".json"), card)
+    card = ModelCard.load(path.with_suffix(".json"))
+    card.fidelity = fid
+    card.save(path)
     return {"name": name, "path": str(path), "steps": step, "minutes": round(elapsed / 60, 2), "fidelity": fid}
-
-
-def _write_json(path: Path, obj: dict) -> None:
-    atomic_write_json(path, obj)
 
 
 def export_model(net, name: str, card: dict, out_dir: Optional[Path] = None) -> Path:
@@ -302,5 +298,5 @@ def export_model(net, name: str, card: dict, out_dir: Optional[Path] = None) -> 
                 params=int(sum(p.numel() for p in net.parameters())))
     card["input"] = {"name": "input", "layout": "NCHW", "range": "0..1 RGB float32",
                      "multiple": net_multiple(net), "extra": "style[1,100] Magenta style vector"}
-    _write_json(path.with_suffix(".json"), card)
+    save_card(path, card)
     return path

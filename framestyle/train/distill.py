@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
 import time
 from pathlib import Path
 from typing import List, Optional
@@ -16,7 +15,8 @@ from typing import List, Optional
 import numpy as np
 
 from ..errors import UserError
-from ..imageio import atomic_file, atomic_write_json
+from ..imageio import atomic_file
+from ..zoo.card import ModelCard
 from .data import default_sources, held_out_images, load_content, resize_long
 from .losses import distill_loss, stability_loss
 from .loop import (Budget, CsvLog, check_teacher, command_line, cosine_lr, finish_model, load_checkpoint,
@@ -222,10 +222,9 @@ def distill(teacher: str, name: str, arch: str = "fast", arch_kwargs: Optional[d
     }
     path = finish_model(net, name, card, out_dir, multiple=net_multiple(net))
     fid = measure_fidelity(path, t_spec)
-    card_path = path.with_suffix(".json")
-    full = json.loads(card_path.read_text())
-    full["fidelity"] = fid
-    atomic_write_json(card_path, full)
+    full = ModelCard.load(path.with_suffix(".json"))
+    full.fidelity = fid
+    full.save(path)
     return {"name": name, "path": str(path), "steps": step, "minutes": round(elapsed / 60, 2), "fidelity": fid}
 
 

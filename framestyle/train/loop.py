@@ -12,7 +12,8 @@ from typing import Optional
 import numpy as np
 
 from ..errors import UserError
-from ..imageio import atomic_file, atomic_write_json
+from ..imageio import atomic_file
+from ..zoo.card import save_card
 
 
 def seed_all(seed: int) -> None:
@@ -171,7 +172,7 @@ def finish_model(net, name: str, card: dict, out_dir: Optional[Path] = None, mul
     card.update(name=name, export=stats, created=time.strftime("%Y-%m-%d %H:%M:%S"))
     card.setdefault("input", {"name": "input", "layout": "NCHW", "range": "0..1 RGB float32", "multiple": multiple})
     card["params"] = int(sum(p.numel() for p in net.parameters()))
-    atomic_write_json(path.with_suffix(".json"), card)
+    save_card(path, card)
     return path
 
 

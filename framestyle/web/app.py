@@ -17,6 +17,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from ..errors import UserError
+from ..zoo import default_model
 from .methods import MethodName, card_method, find_model, method_entries, resolve
 from .server import Busy, StylizePool, WebConfig
 from .uploads import HTTPError, check_image_bytes
@@ -98,7 +99,8 @@ class BodyLimit:
 def model_entry(m) -> dict:
     return {"name": m.name, "kind": m.kind, "builtin": m.builtin, "teacher": m.teacher,
             "multiple": m.multiple, "browser": m.kind == "fixed", "method": card_method(m),
-            "description": m.card.get("description", ""), "size_bytes": m.size_bytes}
+            "description": m.card.get("description", ""), "size_bytes": m.size_bytes,
+            "default": m.builtin and m.name == default_model(), "use": m.use}
 
 
 def stylize_job(pool: StylizePool, model: str, data: bytes, style_data: Optional[bytes], style: Optional[str],
@@ -214,8 +216,8 @@ def create_app(config: WebConfig) -> FastAPI:
                          422: {"description": "invalid form fields"}, 429: {"description": "busy; see Retry-After"},
                          504: {"description": "timed out"}})
     async def stylize(image: UploadFile = File(..., description="JPEG, PNG, WebP or BMP"),
-                      model: Optional[str] = Form(None, description="a name from /api/models (default "
-                                                  "starry-fast; with a style_image, the method's model)"),
+                      model: Optional[str] = Form(None, description="a name from /api/models (default: the "
+                                                  "one marked default; with a style_image, the method's model)"),
                       strength: float = Form(1.0, ge=0.0, le=1.0), preserve_color: bool = Form(False),
                       style: Optional[str] = Form(None, description="multi-style models: index or blend 3:0.5,7:0.5"),
                       style_image: Optional[UploadFile] = File(None, description="arbitrary models: the style"),

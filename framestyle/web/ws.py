@@ -25,7 +25,8 @@ from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
 from ..errors import UserError
 from ..runtime.stylizer import check_strength
-from .methods import DEFAULT_METHOD, DEFAULT_MODEL, card_method, check_method, find_model, method_model
+from ..zoo import default_model
+from .methods import DEFAULT_METHOD, card_method, check_method, find_model, method_model
 from .server import Busy, StylizePool, WebConfig
 from .uploads import HTTPError, check_image_bytes
 
@@ -49,7 +50,7 @@ class _Live:
     def __init__(self, ws: WebSocket, config: WebConfig, pool: StylizePool, params: dict):
         self.ws, self.config, self.pool = ws, config, pool
         method = params.get("method") or None
-        m = find_model(params.get("model") or DEFAULT_MODEL)
+        m = find_model(params.get("model") or default_model())
         self.model = None if m.kind == "arbitrary" else m.name   # runs while no style image is set
         self.arbitrary = self.method = None                       # runs once a style image is set
         if m.kind == "arbitrary":

@@ -138,7 +138,8 @@ def run_live(source: Source, stylizer, sink: Sink, stabilizer=None, duration: Op
     elapsed = time.perf_counter() - t0
     span = (t_out[-1] - t_out[0]) if len(t_out) > 1 else 0.0
     lat = np.array(latencies) if latencies else np.zeros(1)
-    return {"source": source.name, "sink": sink.name, "frames_in": frames_in.n, "frames_out": len(t_out),
+    return {"source": source.name, "sink": sink.name, "model": getattr(getattr(stylizer, "info", None), "name", None),
+            "frames_in": frames_in.n, "frames_out": len(t_out),
             "dropped": dropped.n, "seconds": round(elapsed, 2),
             "fps": round((len(t_out) - 1) / span, 2) if span > 0 else 0.0,
             "latency_ms": {"p50": round(float(np.percentile(lat, 50)), 1),

@@ -176,7 +176,8 @@ def stylize_video(src, dst, stylizer, stabilizer=None, max_size: Optional[int] =
         c.close()
     elapsed = time.perf_counter() - t0
     duration = writer.frames / float(fps)
-    return {"input": str(src), "output": str(dst), "frames": writer.frames, "fps": round(float(fps), 3),
+    return {"input": str(src), "output": str(dst), "model": getattr(getattr(stylizer, "info", None), "name", None),
+            "frames": writer.frames, "fps": round(float(fps), 3),
             "width": size[0], "height": size[1], "audio": audio_mode, "seconds": round(elapsed, 2),
             "video_seconds": round(duration, 2), "speed_x_realtime": round(duration / max(elapsed, 1e-9), 2),
             "stylise_ms_per_frame": round(1000 * model_s / max(n, 1), 1),

@@ -25,8 +25,8 @@ function fillSelect(sel, models) {
     o.textContent = `${m.name} (${m.kind}${m.builtin ? "" : ", user"})`;
     sel.appendChild(o);
   }
-  const pick = models.find((m) => m.name === keep) ||
-    models.find((m) => m.kind === "fixed" && m.builtin) || models.find((m) => m.kind === "fixed") || models[0];
+  // the server marks the one default (framestyle.zoo.default_model), the same model the CLI and API run
+  const pick = models.find((m) => m.name === keep) || models.find((m) => m.default) || models[0];
   if (pick) sel.value = pick.name;
 }
 
