@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 
 from ..errors import UserError
 from .methods import MethodName, card_method, find_model, method_entries, resolve
+from .guard import InFlightLimit
 from .server import Busy, StylizePool, WebConfig
 from .uploads import HTTPError, check_image_bytes
 
@@ -71,7 +72,7 @@ class BodyLimit:
             except ConnectionError:
                 return
             except asyncio.TimeoutError:
-                resp = error(408, f"request body not received within {self.body_timeout:g} s")
+                resp = error(408, f"request body not received within {self.body_timeout:g} s", {"Connection": "close"})
                 return await resp(scope, receive, send)
         if declared > self.limit or size > self.limit:
             drained = size
@@ -80,7 +81,8 @@ class BodyLimit:
                 drained += len(msg.get("body", b""))
                 more = msg.get("more_body", False) and msg["type"] != "http.disconnect"
             n = max(declared, size)
-            resp = error(413, f"request body is {n / 2**20:.1f} MB; the limit is {self.limit / 2**20:.1f} MB")
+            resp = error(413, f"request body is {n / 2**20:.1f} MB; the limit is {self.limit / 2**20:.1f} MB",
+                         {"Connection": "close"})
             return await resp(scope, receive, send)
         body = b"".join(chunks)
         sent = False
@@ -141,6 +143,7 @@ def create_app(config: WebConfig) -> FastAPI:
                   description="Real-time neural style transfer on a CPU. Errors are JSON {\"error\": \"...\"}.")
     app.state.config, app.state.pool = config, pool
     app.add_middleware(BodyLimit, limit=2 * config.max_upload_bytes + 256 * 1024, body_timeout=config.timeout)
+    app.add_middleware(InFlightLimit, limit=config.max_in_flight)  # outermost: counts every request
 
     @app.exception_handler(HTTPError)
     async def _http_error(request: Request, exc: HTTPError):
