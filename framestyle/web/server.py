@@ -115,6 +115,14 @@ class StylizePool:
             styles[model] = style
         return st
 
+    def cached(self, key: str, factory: Callable):
+        """This worker thread's object `key`, made by factory() the first time."""
+        if not hasattr(self._local, "objects"):
+            self._local.objects = {}
+        if key not in self._local.objects:
+            self._local.objects[key] = factory()
+        return self._local.objects[key]
+
     def retry_after(self) -> int:
         return max(1, math.ceil(self._avg_s * max(1, self.pending) / self.workers))
 
