@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from pathlib import Path
 from typing import Literal, Optional
@@ -25,7 +26,7 @@ from .server import Busy, StylizePool, WebConfig
 from .uploads import HTTPError, check_image_bytes
 
 STATIC = Path(__file__).parent / "static"
-VENDOR = STATIC / "vendor"
+VENDOR = Path(os.environ.get("FRAMESTYLE_WEB_VENDOR") or STATIC / "vendor")  # scripts/fetch_web_assets.sh fills it
 ORT_FILES = ("ort.wasm.min.js", "ort-wasm-simd-threaded.wasm", "ort-wasm-simd-threaded.mjs")
 WEBGPU_FILES = ("ort.webgpu.min.js", "ort-wasm-simd-threaded.asyncify.wasm", "ort-wasm-simd-threaded.asyncify.mjs")
 SWAGGER_FILES = ("swagger/swagger-ui-bundle.js", "swagger/swagger-ui.css")
@@ -298,6 +299,8 @@ def create_app(config: WebConfig) -> FastAPI:
 
     from .ws import add_ws_route
     add_ws_route(app, config, pool)
+    if VENDOR != STATIC / "vendor" and VENDOR.is_dir():  # FRAMESTYLE_WEB_VENDOR: the files are elsewhere
+        app.mount("/static/vendor", StaticFiles(directory=VENDOR), name="vendor")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
 

@@ -81,7 +81,8 @@ function liveMode() { return document.querySelector("input[name=mode]:checked").
 function onModeChange() {
   const models = liveModels();
   fillSelect($("live-model"), models);
-  const student = models.find((m) => m.kind === "arbitrary");
+  const method = state.methods.find((e) => e.name === "student");  // the student method's model, as the CLI
+  const student = models.find((m) => method && m.name === method.model) || models.find((m) => m.kind === "arbitrary");
   if (liveMode() === "device" && student) {  // a style image on the device: the student paints it
     if (state.styleFile) $("live-model").value = student.name;
     else if ($("live-model").value === student.name && state.info) $("live-model").value = state.info.default_model;
