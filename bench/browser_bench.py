@@ -233,7 +233,7 @@ def main() -> None:
             for role, model, _ in models:
                 if role != "default-float":
                     profiles.append(profile(page, page_url(url, a.threads.split(",")[0]), model, w, h))
-                print(json.dumps(profiles[-1]), flush=True)
+                    print(json.dumps(profiles[-1]), flush=True)
     meta = {"command": "python bench/browser_bench.py " + " ".join(shlex.quote(x) for x in sys.argv[1:]),
             "when": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": f"{os.cpu_count()} CPUs, 1-minute load average {load0:.1f} at the start, "

@@ -161,3 +161,35 @@ def test_a_model_that_breaks_at_run_time_ends_the_websocket_cleanly(served):
     r = httpx.post(url + "/api/stylize", files={"image": ("a.jpg", jpeg_bytes(64, 48), "image/jpeg")},
                    data={"model": "bad-grey"}, timeout=30)
     assert 400 <= r.status_code < 600 and "error" in r.json()
+
+
+def test_the_guard_also_holds_on_uvicorns_h11_protocol():
+    """In process, on h11 (uvicorn's fallback when httptools is absent): cap and header deadline, health 200."""
+    import uvicorn
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    from framestyle.web.app import create_app
+    from framestyle.web.guard import guarded_protocol
+    from framestyle.web.server import WebConfig, free_port
+    port, http = free_port(), guarded_protocol(H11Protocol, 1.0, 16)
+    server = uvicorn.Server(uvicorn.Config(create_app(WebConfig(max_connections=16)), host="127.0.0.1", port=port,
+                                           log_level="warning", http=http))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    socks = half_open(url, 40)
+    try:
+        with httpx.Client(timeout=5) as c:  # one kept-alive connection and fresh ones
+            codes = {c.get(url + "/api/health").status_code for _ in range(5)}
+        codes |= {httpx.get(url + "/api/health", timeout=5).status_code for _ in range(5)}
+        assert codes == {200} and http.stats["evicted"] >= 40 - 16
+        time.sleep(1.5)
+        assert all(closed_by_server(s) for s in socks) and http.stats["header_timeouts"] >= 1
+    finally:
+        for s in socks:
+            s.close()
+        server.should_exit = True
+        thread.join(10)

@@ -56,11 +56,6 @@ def guarded_protocol(base, header_timeout: float, max_connections: int):
             self._fs_done()
             return super().on_headers_complete()
 
-        def handle_events(self):  # h11 has no header callback: headers are done once a cycle exists
-            super().handle_events()
-            if getattr(self, "cycle", None) is not None and not getattr(self.cycle, "response_complete", True):
-                self._fs_done()
-
         def on_response_complete(self):
             super().on_response_complete()
             if self in open_ and not self.transport.is_closing():
@@ -85,6 +80,12 @@ def guarded_protocol(base, header_timeout: float, max_connections: int):
             return True
         return False
 
+    if hasattr(base, "handle_events"):  # h11 has no header callback: headers are done once a request cycle runs
+        def handle_events(self):
+            base.handle_events(self)
+            if getattr(self, "cycle", None) is not None and not getattr(self.cycle, "response_complete", True):
+                self._fs_done()
+        Guarded.handle_events = handle_events
     Guarded.stats = stats
     Guarded.open_connections = open_
     return Guarded
