@@ -105,6 +105,10 @@ def test_slow_bodies_beyond_the_limit_get_json_503_and_health_still_answers(serv
     finally:
         for s in socks:
             s.close()
+    deadline = time.monotonic() + 10  # the server sees them go: requests are served again
+    while httpx.get(url + "/api/info", timeout=5).status_code == 503 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert httpx.get(url + "/api/info", timeout=5).status_code == 200
 
 
 def ws_url(url: str, **q) -> str:
@@ -127,6 +131,7 @@ def test_oversized_websocket_message_gets_close_1009_with_a_reason(served, fragm
 
 @pytest.mark.parametrize("query, words", [({"quality": "abc"}, "quality: expected an integer"),
                                           ({"strength": "lots"}, "strength"),
+                                          ({"model": "multistyle26", "style": "abc"}, "style"),
                                           ({"model": "bad-vector"}, "model unusable")])
 def test_bad_websocket_query_gets_json_error_and_close_1008(served, query, words):
     url, _ = served

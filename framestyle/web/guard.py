@@ -128,7 +128,7 @@ class InFlightLimit:
             self.active -= 1
 
 
-def lingering_ws_class(linger_s: float = 2.0):
+def lingering_ws_class(linger_s: float = 5.0):
     """uvicorn's sans-I/O WebSocket protocol, except that after a protocol error (e.g. a message over
     `ws_max_size`: close 1009 with a reason) it keeps reading and discarding the client's data for up to
     `linger_s` seconds before closing. Closing with unread data makes the kernel send a reset, which can destroy

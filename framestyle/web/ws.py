@@ -70,6 +70,9 @@ class _Live:
             self.set_method(method)
         self.style_data = self.style_key = None
         self.style = params.get("style")
+        if self.style not in (None, "") and m.kind == "multi":  # checked now, not on every frame
+            from ..zoo.teachers import parse_style
+            parse_style(self.style, int(m.card.get("styles", 26)))
         self.strength = check_strength(params.get("strength", 1.0))
         self.preserve_color = str(params.get("preserve_color", "0")).lower() in ("1", "true", "yes", "on")
         self.quality = quality_param(params.get("quality"))
