@@ -58,7 +58,8 @@ PROFILE_JS = """(async () => {
   const sess = await ort.InferenceSession.create(new Uint8Array(await r.arrayBuffer()),
     { executionProviders: ["wasm"], enableProfiling: true, graphOptimizationLevel: "all" });
   const feeds = { rgba: new ort.Tensor("uint8", new Uint8Array(w * h * 4).fill(100), [h, w, 4]) };
-  if (sess.inputNames.includes("style")) feeds.style = new ort.Tensor("float32", new Float32Array(100).fill(0.1), [1, 100]);
+  if (sess.inputNames.includes("style"))
+    feeds.style = new ort.Tensor("float32", new Float32Array(100).fill(0.1), [1, 100]);
   for (let i = 0; i < %d; i++) await sess.run(feeds);
   sess.endProfiling();
   await sess.release();
@@ -156,7 +157,8 @@ def write_docs(rows, profiles, meta, md: Path) -> None:
              "drawing); `model ms` = the page's own mean time of one inference; `Python ms` = median "
              "`Stylizer.process` time of the same model file in ONNX Runtime (uint8 frame in and out) in the "
              "same run.", "",
-             "| model | size | backend | threads | form | page FPS | model ms | target | Python ms (threads) | Python FPS |",
+             "| model | size | backend | threads | form | page FPS | model ms | target | Python ms (threads) "
+             "| Python FPS |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         tgt = r.get("target")

@@ -49,7 +49,8 @@ def main() -> None:
     a = ap.parse_args()
     with spawn_server(a.serve_args.split()) as url:
         half = open_many(url, a.conns * (a.kind != "slow"), b"GET /api/health HTTP/1.1\r\nHost: x\r\n")
-        slow = open_many(url, a.conns * (a.kind != "half"), b"POST /api/stylize HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n"
+        slow = open_many(url, a.conns * (a.kind != "half"),
+                         b"POST /api/stylize HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n"
                                        b"Content-Type: multipart/form-data; boundary=b\r\n\r\n--b")
         time.sleep(0.5)  # let the server accept them all
         t0 = time.monotonic()

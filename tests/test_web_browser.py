@@ -38,7 +38,8 @@ def served(tmp_path_factory):
 
 @contextlib.contextmanager
 def open_page(url: str, tmp_path_factory, before: str = ""):
-    """Chromium on the page at `url`; `before` is a script run in the page before its own (e.g. to take a feature away)."""
+    """Chromium on the page at `url`; `before` runs in the page before its own scripts (e.g. to take a feature
+    away)."""
     log = tmp_path_factory.mktemp("chromium-log") / "chromium.log"
     with chromium(log_path=log) as cdp:
         cdp.call("Network.enable")
@@ -148,7 +149,8 @@ def test_webcam_on_device(page, served):
     status = run_camera(page, "device", default, "web-webcam-device.png")
     dev = page.js("window.framestyle.device")
     assert (dev["model"], dev["backend"], dev["form"], dev["threads"]) == (default, "wasm", "rgba", min(cores, 8))
-    assert f"wasm {dev['threads']} threads" in status and float(page.js("document.getElementById('model-ms').textContent")) > 0
+    assert f"wasm {dev['threads']} threads" in status
+    assert float(page.js("document.getElementById('model-ms').textContent")) > 0
     assert page.js("document.getElementById('device-info').textContent") == f"wasm, {dev['threads']} threads"
 
 

@@ -229,7 +229,8 @@ def create_app(config: WebConfig) -> FastAPI:
         return {"models": [model_entry(m) for m in models], "methods": method_entries(models)}
 
     @app.get("/models/{name}.onnx", summary="a model file for on-device inference in the page: fixed-style "
-             "models and the any-painting student; form=onnx (as shipped) or rgba (uint8 RGBA frame in and out)", response_class=Response)
+             "models and the any-painting student; form=onnx (as shipped) or rgba (uint8 RGBA frame in and out)",
+             response_class=Response)
     def model_file(name: str, form: Literal[FORMS] = "onnx"):  # type: ignore[valid-type]
         m = find_model(name)
         if not browser_ok(m):

