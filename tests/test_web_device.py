@@ -26,14 +26,14 @@ def photo(w=320, h=240):
 
 def test_the_server_names_the_zoo_default_and_isolates_the_page(server):
     from framestyle.zoo.registry import DEFAULT_MODEL
-    info = httpx.get(server + "/api/info").json()
+    info = httpx.get(server + "/api/info", timeout=60).json()
     assert info["default_model"] == DEFAULT_MODEL
-    models = {m["name"]: m for m in httpx.get(server + "/api/models").json()["models"]}
+    models = {m["name"]: m for m in httpx.get(server + "/api/models", timeout=60).json()["models"]}
     assert models[DEFAULT_MODEL]["browser"]
     assert [m["name"] for m in models.values() if m["browser"] and m["kind"] == "arbitrary"] == \
         [n for n, m in models.items() if m["method"] == "student"]
     for path in ("/", "/static/app.js", f"/models/{DEFAULT_MODEL}.onnx", "/api/info"):
-        h = httpx.get(server + path).headers
+        h = httpx.get(server + path, timeout=60).headers
         assert (h["cross-origin-opener-policy"], h["cross-origin-embedder-policy"],
                 h["cross-origin-resource-policy"]) == ("same-origin", "require-corp", "same-origin"), path
 
@@ -57,7 +57,7 @@ def test_rgba_form_gives_the_python_runtime_bytes(server):
 
 def test_unknown_form_is_a_json_422(server):
     from framestyle.zoo.registry import DEFAULT_MODEL
-    r = httpx.get(f"{server}/models/{DEFAULT_MODEL}.onnx?form=float")
+    r = httpx.get(f"{server}/models/{DEFAULT_MODEL}.onnx?form=float", timeout=60)
     assert r.status_code == 422 and "form" in r.json()["error"]
 
 
@@ -72,7 +72,8 @@ def test_style_vector_for_the_student_in_the_page(server):
     vec = np.array(r.json()["vector"], np.float32)
     ref = MagentaTeacher(threads=1).style_vector(load_image(style))
     assert vec.shape == (100,) and np.allclose(vec, ref, atol=1e-5)
-    bad = httpx.post(server + "/api/style-vector", files={"style_image": ("s.jpg", b"hello", "image/jpeg")})
+    bad = httpx.post(server + "/api/style-vector", files={"style_image": ("s.jpg", b"hello", "image/jpeg")},
+                     timeout=60)
     assert bad.status_code == 415 and "error" in bad.json()
     student = METHOD_MODELS["student"]
     data = httpx.get(f"{server}/models/{student}.onnx?form=rgba", timeout=60).content
@@ -81,4 +82,4 @@ def test_style_vector_for_the_student_in_the_page(server):
     rgba = np.concatenate([img, np.zeros(img.shape[:2] + (1,), np.uint8)], axis=2)
     out = sess.run(None, {"rgba": rgba, "style": vec[None]})[0]
     assert out.shape == (120, 160, 4) and np.abs(out[..., :3].astype(int) - img).mean() > 10
-    assert httpx.get(server + "/models/magenta.onnx").status_code == 404
+    assert httpx.get(server + "/models/magenta.onnx", timeout=60).status_code == 404
