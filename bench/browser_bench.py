@@ -40,14 +40,15 @@ def page_run(page, url: str, model: str, size: str, seconds: float, style: bool)
             "document.getElementById('cam-start').click(); true")
     page.wait("Number(document.getElementById('frames').textContent) >= 2", 180, f"{model} {size} frames")
     frames = "Number(document.getElementById('frames').textContent)"
-    n0, t0 = page.js(frames), time.monotonic()
+    n0, t0, k0 = page.js(frames), time.monotonic(), page.js("window.framestyle.device.times.length")
     time.sleep(seconds)
     n1, t1 = page.js(frames), time.monotonic()
     dev = page.js("window.framestyle.device")
+    times = dev["times"][k0:] or dev["times"][-1:]  # the inferences inside the window (after the warm-up)
     shown = page.js("document.getElementById('fps').textContent")
     page.js("document.getElementById('cam-stop').click(); true")
     return {"fps": round((n1 - n0) / (t1 - t0), 2), "fps_readout": float(shown), "frames": n1 - n0,
-            "model_ms": round(dev["modelMs"], 1), "backend": dev["backend"], "threads": dev["threads"],
+            "model_ms": round(statistics.median(times), 1), "backend": dev["backend"], "threads": dev["threads"],
             "form": dev["form"], "tried": dev.get("tried")}
 
 
@@ -154,7 +155,7 @@ def write_docs(rows, profiles, meta, md: Path) -> None:
     """Rewrite the block between BEGIN and END in `md` (the text around it is kept; a new file gets a title)."""
     lines = [f"Command: `{meta['command']}` ({meta['when']}; {meta['machine']}).", "",
              "`page FPS` = frames the page drew per second over the whole window (camera grab, inference, "
-             "drawing); `model ms` = the page's own mean time of one inference; `Python ms` = median "
+             "drawing); `model ms` = median time of the page's inferences inside that window; `Python ms` = median "
              "`Stylizer.process` time of the same model file in ONNX Runtime (uint8 frame in and out) in the "
              "same run.", "",
              "| model | size | backend | threads | form | page FPS | model ms | target | Python ms (threads) "
@@ -194,6 +195,8 @@ def main() -> None:
                     help="the page's WebAssembly threads, a list (e.g. auto,1): auto = the page's own choice "
                          "(navigator.hardwareConcurrency), N = ?threads=N")
     ap.add_argument("--no-float", action="store_true", help="skip the float twin of the default model")
+    ap.add_argument("--forms", default="rgba", help="the page's model forms, a list: rgba (the page's choice on "
+                    "wasm), onnx (the file as shipped, float NCHW converted in JavaScript)")
     ap.add_argument("--profile", action="store_true", help="add onnxruntime-web's per-operator profile")
     ap.add_argument("--out", default=str(ROOT / "docs" / "browser.md"))
     a = ap.parse_args()
@@ -215,9 +218,10 @@ def main() -> None:
     sizes = a.sizes.split(",")
     rows, profiles = [], []
     load0 = os.getloadavg()[0]
-    def page_url(url, threads):
-        q = [f"threads={threads}"] if threads != "auto" else []
-        return url + "/" + ("?" + "&".join(q + (["webgpu=force"] if a.webgpu else [])) if q or a.webgpu else "")
+    def page_url(url, threads, form="rgba"):
+        q = ([f"threads={threads}"] if threads != "auto" else []) + (["form=onnx"] if form == "onnx" else [])
+        q += ["webgpu=force"] if a.webgpu else []
+        return url + "/" + ("?" + "&".join(q) if q else "")
 
     with spawn_server(["--threads", "1"], env={"FRAMESTYLE_HOME": str(home)}) as url, \
             chromium(WEBGPU_FLAGS if a.webgpu else ()) as page:
@@ -226,10 +230,11 @@ def main() -> None:
                 w, h = map(int, size.split("x"))
                 py = python_ms(model, w, h, a.python_threads, a.python_runs, style)
                 for threads in a.threads.split(","):
-                    r = page_run(page, page_url(url, threads), model, size, a.seconds, style)
-                    r.update(model=model, role=role, size=size, target=TARGETS.get((role, w)), python_ms=py)
-                    rows.append(r)
-                    print(json.dumps(r), flush=True)
+                    for form in a.forms.split(","):
+                        r = page_run(page, page_url(url, threads, form), model, size, a.seconds, style)
+                        r.update(model=model, role=role, size=size, target=TARGETS.get((role, w)), python_ms=py)
+                        rows.append(r)
+                        print(json.dumps(r), flush=True)
         if a.profile:
             w, h = map(int, sizes[-1].split("x"))
             for role, model, _ in models:

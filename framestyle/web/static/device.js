@@ -57,7 +57,8 @@ async function styleVector(file) {
 // graph's exact 8-bit ends), "webgpu" the file as shipped (float NCHW). Returns {session, backend, form, run}.
 async function deviceSession(ort, m, backend, w, h, vec) {
   const name = encodeURIComponent(m.name);
-  let form = backend === "wasm" ? "rgba" : "onnx";
+  const asked = new URLSearchParams(location.search).get("form");  // ?form=onnx: the file as shipped, for measuring
+  let form = backend === "wasm" && asked !== "onnx" ? "rgba" : "onnx";
   let resp = await fetch(`/models/${name}.onnx?form=${form}`);
   if (!resp.ok && form !== "onnx") { form = "onnx"; resp = await fetch(`/models/${name}.onnx`); }
   if (!resp.ok) throw new Error(`/models/${m.name}.onnx: HTTP ${resp.status}`);
@@ -141,7 +142,7 @@ async function deviceLoop(live) {
   outCanvas.width = w; outCanvas.height = h;
   const ctx = outCanvas.getContext("2d");
   const where = `${sess.backend} ${threads} thread${threads > 1 ? "s" : ""}`;
-  state.device = { model: m.name, backend: sess.backend, threads, form: sess.form, w, h, modelMs: null, tried: live.tried || null };
+  state.device = { model: m.name, backend: sess.backend, threads, form: sess.form, w, h, modelMs: null, times: [], tried: live.tried || null };
   $("device-info").textContent = `${sess.backend}, ${threads} thread${threads > 1 ? "s" : ""}`;
   let ms = null;
   while (live.running) {
@@ -156,6 +157,8 @@ async function deviceLoop(live) {
     ctx.putImageData(new ImageData(out, w, h), 0, 0);
     live.counter.tick();  // #fps counts frames actually drawn
     state.device.modelMs = ms;
+    state.device.times.push(dt);  // every inference's ms, for benchmarks (the last 1000)
+    if (state.device.times.length > 1000) state.device.times.shift();
     $("model-ms").textContent = ms.toFixed(1);
     $("cam-status").textContent = `on device: ${m.name} ${w}x${h}, ${where}, ${ms.toFixed(1)} ms/frame (model)`;
     await new Promise((r) => setTimeout(r, 0));
