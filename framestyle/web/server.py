@@ -32,6 +32,8 @@ class WebConfig:
     max_pixels: int = 12_000_000
     timeout: float = 60.0      # seconds from arrival to answer (queue wait included)
     threads: Optional[int] = None  # ORT threads per worker (default: cores / workers)
+    header_timeout: float = 10.0   # seconds a connection may take to send a request's headers
+    max_connections: int = 256     # open HTTP connections; beyond it the oldest still sending headers is dropped
 
     def check(self) -> "WebConfig":
         if self.workers < 1:
@@ -44,6 +46,10 @@ class WebConfig:
             raise UserError(f"--max-pixels must be at least 256, got {self.max_pixels}")
         if not self.timeout > 0:
             raise UserError(f"--timeout must be positive, got {self.timeout}")
+        if not (math.isfinite(self.header_timeout) and self.header_timeout > 0):
+            raise UserError(f"--header-timeout must be positive, got {self.header_timeout}")
+        if self.max_connections < 8:
+            raise UserError(f"--max-connections must be at least 8, got {self.max_connections}")
         if not 0 < self.port < 65536:
             raise UserError(f"--port must be 1..65535, got {self.port}")
         return self
@@ -53,11 +59,13 @@ class WebConfig:
         return int(self.max_upload_mb * 1024 * 1024)
 
     @property
+    def max_in_flight(self) -> int:
+        """Requests in progress before JSON 503s: below max_connections, so health checks always find room."""
+        return self.max_connections - max(4, self.max_connections // 8)
+
+    @property
     def ort_threads(self) -> int:
         return self.threads or max(1, (os.cpu_count() or 1) // self.workers)
-
-
-MAX_CONNECTIONS = 256  # open connections uvicorn accepts before answering 503
 
 
 class Busy(Exception):
@@ -106,6 +114,14 @@ class StylizePool:
             st.set_style(style)  # resets bound buffers: only when the style changes
             styles[model] = style
         return st
+
+    def cached(self, key: str, factory: Callable):
+        """This worker thread's object `key`, made by factory() the first time."""
+        if not hasattr(self._local, "objects"):
+            self._local.objects = {}
+        if key not in self._local.objects:
+            self._local.objects[key] = factory()
+        return self._local.objects[key]
 
     def retry_after(self) -> int:
         return max(1, math.ceil(self._avg_s * max(1, self.pending) / self.workers))
@@ -172,11 +188,16 @@ def serve(config: WebConfig) -> None:
         except OSError as exc:
             raise UserError(f"cannot listen on {config.host}:{config.port} ({exc.strerror}); "
                             "pick another --port") from None
+    from .guard import guarded_protocol, lingering_ws_class, uvicorn_http_class
     app = create_app(config)
-    uvicorn.run(app, host=config.host, port=config.port, log_level="warning", access_log=False,
-                ws_max_size=config.max_upload_bytes * 4 // 3 + 4096,  # room for a base64 style image
-                timeout_graceful_shutdown=5,
-                limit_concurrency=MAX_CONNECTIONS)
+    http = guarded_protocol(uvicorn_http_class(), config.header_timeout, config.max_connections)
+    uvicorn.run(app, host=config.host, port=config.port, log_level="warning", access_log=False, http=http,
+                ws=lingering_ws_class(), ws_max_size=ws_max_size(config),
+                timeout_graceful_shutdown=5)
+
+
+def ws_max_size(config: WebConfig) -> int:
+    return config.max_upload_bytes * 4 // 3 + 4096  # room for a base64 style image
 
 
 # -- for tests and benchmarks: the real server in a child process ------------------------------------------

@@ -41,6 +41,16 @@ def frame_job(pool: StylizePool, model: str, data: bytes, style: Optional[str], 
     return encode_image(st.process(frame), "JPEG", quality=quality)
 
 
+def quality_param(text) -> int:
+    """The `quality` query parameter: an integer, clamped to 30..95 (default 80)."""
+    if text in (None, ""):
+        return 80
+    try:
+        return min(95, max(30, int(text)))
+    except ValueError:
+        raise UserError(f"quality: expected an integer JPEG quality 30..95, got {text[:40]!r}") from None
+
+
 NO_STYLE = 'send a style image first: a text message {"style_image": "<base64 JPEG or PNG>"}'
 
 
@@ -61,9 +71,12 @@ class _Live:
             self.set_method(method)
         self.style_data = self.style_key = None
         self.style = params.get("style")
+        if self.style not in (None, "") and m.kind == "multi":  # checked now, not on every frame
+            from ..zoo.teachers import parse_style
+            parse_style(self.style, int(m.card.get("styles", 26)))
         self.strength = check_strength(params.get("strength", 1.0))
         self.preserve_color = str(params.get("preserve_color", "0")).lower() in ("1", "true", "yes", "on")
-        self.quality = min(95, max(30, int(params.get("quality", 80))))
+        self.quality = quality_param(params.get("quality"))
         self.latest = None  # (seq, bytes) waiting to be processed
         self.received = self.processed = self.dropped = 0
         self.wake = asyncio.Event()
@@ -147,6 +160,11 @@ class _Live:
                 msg = exc.message if isinstance(exc, HTTPError) else (str(exc) or "frame timed out")
                 await self.ws.send_json({"seq": seq, "error": msg})
                 continue
+            except Exception as exc:  # a model that breaks at run time: say so and end the session cleanly
+                await self.ws.send_json({"seq": seq, "error": f"internal error: {type(exc).__name__}; "
+                                                             "this model cannot run here"})
+                await self.ws.close(code=1011)
+                return
             self.processed += 1
             await self.ws.send_json({"seq": seq, "received": self.received, "processed": self.processed,
                                      "dropped": self.dropped, "ms": round((time.perf_counter() - t0) * 1000, 1)})
@@ -171,14 +189,16 @@ def add_ws_route(app: FastAPI, config: WebConfig, pool: StylizePool) -> None:
             return
         active["n"] += 1
         worker = asyncio.create_task(live.process_loop())
-        try:
-            await live.receive_loop()
+        reader = asyncio.create_task(live.receive_loop())
+        try:  # the session ends when the client leaves or the worker gives up (it closes the socket first)
+            await asyncio.wait([worker, reader], return_when=asyncio.FIRST_COMPLETED)
         except WebSocketDisconnect:
             pass
         finally:
             active["n"] -= 1
-            worker.cancel()
-            try:
-                await worker
-            except BaseException:  # cancelled, or the peer went away mid-send: the connection is over
-                pass
+            for task in (worker, reader):
+                task.cancel()
+                try:
+                    await task
+                except BaseException:  # cancelled, or the peer went away mid-send: the connection is over
+                    pass

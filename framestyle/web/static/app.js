@@ -26,7 +26,9 @@ function fillSelect(sel, models) {
     sel.appendChild(o);
   }
   // the server marks the one default (framestyle.zoo.default_model), the same model the CLI and API run
-  const pick = models.find((m) => m.name === keep) || models.find((m) => m.default) || models[0];
+  const dflt = state.info && state.info.default_model;
+  const pick = models.find((m) => m.name === keep) || models.find((m) => m.default) ||
+    models.find((m) => m.name === dflt) || models[0];
   if (pick) sel.value = pick.name;
 }
 
@@ -71,14 +73,21 @@ function clearStyle() {
 }
 
 function liveModels() {
-  const device = liveMode() === "device";  // the page runs fixed-style models only
+  const device = liveMode() === "device";  // the page runs fixed-style models and the any-painting student
   return state.models.filter((m) => (device ? m.browser : m.kind !== "arbitrary"));
 }
 
 function liveMode() { return document.querySelector("input[name=mode]:checked").value; }
 
 function onModeChange() {
-  fillSelect($("live-model"), liveModels());
+  const models = liveModels();
+  fillSelect($("live-model"), models);
+  const method = state.methods.find((e) => e.name === "student");  // the student method's model, as the CLI
+  const student = models.find((m) => method && m.name === method.model) || models.find((m) => m.kind === "arbitrary");
+  if (liveMode() === "device" && student) {  // a style image on the device: the student paints it
+    if (state.styleFile) $("live-model").value = student.name;
+    else if ($("live-model").value === student.name && state.info) $("live-model").value = state.info.default_model;
+  }
   const note = $("device-note");
   if (state.info && !state.info.on_device) {  // say how to enable it, whichever mode is picked
     note.hidden = false;
@@ -90,8 +99,10 @@ function onModeChange() {
   }
   const styleNote = $("style-note");
   styleNote.hidden = !(state.styleFile && liveMode() === "device");
-  styleNote.textContent = "Your style image needs the server: pick \"On the server\" to use it here. On this " +
-    "device the page runs only fixed-style models (the one selected below).";
+  styleNote.textContent = student
+    ? `On this device the any-painting student (${student.name}) paints your style image; the server computes ` +
+      "its 100-number style vector once per image, every frame runs in the page."
+    : "Your style image needs the server here (no any-painting student is installed): pick \"On the server\".";
   $("live-model").disabled = !!(state.styleFile && liveMode() === "server");
   $("cam-start").disabled = !!state.live || (liveMode() === "device" && !(state.info && state.info.on_device));
 }
@@ -175,44 +186,6 @@ class Counter {  // frames shown and a 1-second sliding FPS
   }
 }
 
-let ortLoading = null;
-function loadOrt() {
-  if (window.ort) return Promise.resolve(window.ort);
-  if (!ortLoading) {
-    ortLoading = new Promise((ok, bad) => {
-      const s = document.createElement("script");
-      s.src = "/static/vendor/ort.wasm.min.js";
-      s.onload = () => ok(window.ort);
-      s.onerror = () => bad(new Error("could not load /static/vendor/ort.wasm.min.js"));
-      document.head.appendChild(s);
-    });
-  }
-  return ortLoading.then((ort) => {
-    ort.env.wasm.wasmPaths = "/static/vendor/";
-    ort.env.wasm.numThreads = 1;
-    ort.env.wasm.proxy = false;
-    return ort;
-  });
-}
-
-// blend the stylised RGBA `out` toward the camera frame `src` in place (strength, preserve colour)
-function finish(out, src, strength, preserve) {
-  const n = out.length;
-  for (let i = 0; i < n; i += 4) {
-    let r = out[i], g = out[i + 1], b = out[i + 2];
-    if (preserve) {  // stylised luminance, camera chroma
-      const d = 0.299 * (r - src[i]) + 0.587 * (g - src[i + 1]) + 0.114 * (b - src[i + 2]);
-      r = src[i] + d; g = src[i + 1] + d; b = src[i + 2] + d;
-    }
-    if (strength < 1) {
-      r = strength * r + (1 - strength) * src[i];
-      g = strength * g + (1 - strength) * src[i + 1];
-      b = strength * b + (1 - strength) * src[i + 2];
-    }
-    out[i] = r; out[i + 1] = g; out[i + 2] = b; out[i + 3] = 255;
-  }
-}
-
 async function startCamera() {
   const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false });
   const video = $("video");
@@ -220,42 +193,6 @@ async function startCamera() {
   await video.play();
   while (!video.videoWidth) await new Promise((r) => setTimeout(r, 20));
   return stream;
-}
-
-async function deviceLoop(live) {
-  const m = modelByName($("live-model").value);
-  $("cam-status").textContent = "loading onnxruntime-web…";
-  const ort = await loadOrt();
-  const session = await ort.InferenceSession.create(`/models/${encodeURIComponent(m.name)}.onnx`,
-    { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
-  const [w, h] = liveSize(m.multiple);
-  const grab = new OffscreenCanvas(w, h).getContext("2d", { willReadFrequently: true });
-  const outCanvas = $("out");
-  outCanvas.width = w; outCanvas.height = h;
-  const ctx = outCanvas.getContext("2d");
-  const input = new Float32Array(3 * w * h);
-  const plane = w * h;
-  const inName = session.inputNames[0];
-  $("cam-status").textContent = `on device: ${m.name} ${w}x${h}, wasm 1 thread`;
-  while (live.running) {
-    grab.drawImage($("video"), 0, 0, w, h);
-    const src = grab.getImageData(0, 0, w, h).data;
-    for (let p = 0, i = 0; p < plane; p++, i += 4) {
-      input[p] = src[i] / 255; input[plane + p] = src[i + 1] / 255; input[2 * plane + p] = src[i + 2] / 255;
-    }
-    const result = await session.run({ [inName]: new ort.Tensor("float32", input, [1, 3, h, w]) });
-    const y = result[session.outputNames[0]].data;
-    const img = ctx.createImageData(w, h);
-    const d = img.data;
-    for (let p = 0, i = 0; p < plane; p++, i += 4) {
-      d[i] = y[p] * 255; d[i + 1] = y[plane + p] * 255; d[i + 2] = y[2 * plane + p] * 255;
-    }
-    finish(d, src, Number($("strength").value), $("preserve").checked);
-    ctx.putImageData(img, 0, 0);
-    live.counter.tick();
-    await new Promise((r) => setTimeout(r, 0));
-  }
-  await session.release();
 }
 
 // the style picture for the WebSocket: at most 1024 px on its longer side, as a JPEG data: URL
