@@ -147,7 +147,7 @@ def test_still_scene_is_blended_in_place_not_resampled(still):
     fbf = [st.process(f).copy() for f in frames]
     stab = Stabilizer(0.6)
     out = [stab.step(f, s) for f, s in zip(frames, fbf)]
-    assert stab.resets == 1 and stab.last_still == 1.0 and stab.last_coverage > 0.95
+    assert stab.resets == 1 and stab.last_still > 0.99 and stab.last_coverage > 0.95
     ref = exp_average(fbf, 0.6)
     diff = np.abs(np.stack(out).astype(int) - np.stack(ref).astype(int))
     assert diff.max() <= 4  # rounding to uint8 at each step only (a resampled history drifts by ~20)

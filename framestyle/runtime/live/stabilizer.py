@@ -1,10 +1,11 @@
 """Temporal stabiliser for stylised video: motion-compensated blending that stops flicker.
 
 Optical flow (OpenCV DIS, fast preset refined down to half of the flow resolution) runs on the INPUT
-frames at reduced resolution (flow_scale, but at least MIN_FLOW_SIDE pixels on the longer side). Where the
-scene moves, the previous stabilised output is warped onto the current frame; where it is static (flow
-under STILL_PX full-resolution pixels) it is blended in place, never resampled, so static texture does not
-smear frame after frame. The history is blended with the new stylised frame where the flow is trustworthy
+frames at reduced resolution (flow_scale, kept between MIN_FLOW_SIDE and MAX_FLOW_SIDE pixels on the longer
+side). Where the scene moves, the previous stabilised output is warped onto the current frame; where it is still (flow under
+STILL_PX[0] full-resolution pixels, or under STILL_JITTER where no motion matches the inputs as well as the
+flow does: the sub-pixel jitter DIS reports on sensor noise) it is blended in place, never resampled, so
+static texture does not smear frame after frame. The history is blended with the new stylised frame where the flow is trustworthy
 (forward-backward consistent and photometrically consistent on the inputs); elsewhere (occlusions, new
 content) the new frame is used as is. A scene cut (large mean input change, or too little of the frame
 tracked) resets the history instead of ghosting the old scene into the new one.
@@ -24,11 +25,10 @@ import numpy as np
 
 from ...errors import UserError
 
-MIN_FLOW_SIDE = 160
+MIN_FLOW_SIDE, MAX_FLOW_SIDE = 160, 256  # longer side of the flow images (flow_scale in between)
 FLOW_FINEST_SCALE = 1  # DIS pyramid level where refinement stops (the preset's 2 = a 4x coarser flow)
 STILL_PX = (0.3, 0.8)  # flow (full-res px) below the first is static (no warp); ramps to a full warp at the second
-STILL_JITTER = 1.5  # flow (full-res px) under which a pixel is still if no motion explains it as well as the flow
-STILL_MARGIN = 1  # grey levels (5x5 mean) by which the flow must explain it better to count as moving
+STILL_JITTER = 1.0  # flow (full-res px) under which a pixel is still if no motion explains it as well (5x5 mean)
 
 
 class Motion:
@@ -74,10 +74,10 @@ class Stabilizer:
     def _small(self, frame: np.ndarray) -> np.ndarray:
         cv2 = self.cv2
         h, w = frame.shape[:2]
-        scale = min(1.0, max(self.flow_scale, MIN_FLOW_SIDE / max(h, w)))
+        scale = min(1.0, max(self.flow_scale, MIN_FLOW_SIDE / max(h, w)), MAX_FLOW_SIDE / max(h, w))
         sw, sh = max(16, int(round(w * scale))), max(16, int(round(h * scale)))
-        small = cv2.resize(frame, (sw, sh), interpolation=cv2.INTER_AREA)  # resize first: 16x fewer pixels
-        return cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+        gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        return cv2.resize(gray, (sw, sh), interpolation=cv2.INTER_AREA)
 
     def _grid(self, h: int, w: int) -> np.ndarray:
         """HxWx2 pixel coordinates (cached per size)."""
@@ -120,7 +120,7 @@ class Stabilizer:
         px = np.sqrt(nb) * np.float32(w / sw)
         keep = np.clip((px - STILL_PX[0]) * np.float32(1 / (STILL_PX[1] - STILL_PX[0])), 0, 1)
         box = (5, 5)
-        keep[(px < STILL_JITTER) & (cv2.blur(d_still, box) <= cv2.blur(d_warp, box) + STILL_MARGIN)] = 0
+        keep[(px < STILL_JITTER) & (cv2.blur(d_still, box) <= cv2.blur(d_warp, box))] = 0
         still = keep == 0
         ok[still] = fb_ok[still] & (d_still[still] <= self.photo_tol)  # trusted if it did not change
         mask = ok.astype(np.float32)
