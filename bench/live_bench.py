@@ -29,6 +29,7 @@ from framestyle.metrics.speed import PEER_RAW, bench, summary, test_frame, time_
 from framestyle.runtime import Stylizer
 from framestyle.runtime.live import Stabilizer, run_live, stylize_video
 from framestyle.runtime.live.codec import VideoWriter, open_video
+from framestyle.runtime.live.pipeline import COUNTERS
 from framestyle.runtime.live.sinks import NullSink
 from framestyle.runtime.live.sources import FileSource
 from framestyle.train.data import SHARED
@@ -167,6 +168,7 @@ def main():
     else:
         old = out.read_text() if out.exists() else ""
         temporal = old[old.index(TEMPORAL_HEADER):] if TEMPORAL_HEADER in old else ""
+    counters = "\n".join(f"- `{k}`: {v}" for k, v in COUNTERS.items())
     md = f"""# Live pipeline and temporal stabiliser benchmark
 
 Command: `{cmd}` (run from the repo root, {time.strftime('%Y-%m-%d %H:%M', time.gmtime(t0))} UTC, {
@@ -193,9 +195,11 @@ default model).
 
 ## Paced source: a file at its real 30 FPS, default model (`{default}`), sink null, {args.seconds:g} s each
 
-When the model is slower than the source, stale frames are dropped and latency stays bounded.
-Counters: frames in = frames out + dropped + in flight at stop (the frames still in a queue or being
-processed when the run stopped). Latency is capture → handed to the sink.
+When the model is slower than the source, stale frames are dropped and latency stays bounded. Latency is
+capture → handed to the sink. The counters (also in `framestyle live --json`, with these meanings under
+`counters`) add up: frames in = frames out + dropped + in flight.
+
+{counters}
 
 {paced_md}
 

@@ -171,8 +171,10 @@ def test_model_and_stabiliser_overlap(model):
     src = ArraySource(frames(25, (160, 120)), realtime=False)
     stats = run_live(src, SleepyStylizer(model), NullSink(), stabilizer=SlowStabilizer())
     assert stats["frames_in"] == stats["frames_out"] == 25 and stats["in_flight"] == 0
-    assert stats["fps"] > 0.8 * 1000 / 60
     assert stats["flow_ms_p50"] >= 50 and stats["blend_ms_p50"] >= 10
+    model_fps = 1000 / stats["stylise_ms_p50"]  # the model's own rate in this run (>= 60 ms per frame)
+    serial_fps = 1000 / (stats["stylise_ms_p50"] + stats["flow_ms_p50"] + stats["blend_ms_p50"])
+    assert stats["fps"] > 0.65 * model_fps and stats["fps"] > 1.3 * serial_fps  # serial: ~0.5x the model
 
 
 def test_counts_add_up_when_stopped_mid_run(model):

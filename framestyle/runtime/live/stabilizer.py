@@ -1,14 +1,14 @@
 """Temporal stabiliser for stylised video: motion-compensated blending that stops flicker.
 
-Optical flow (OpenCV DIS, fast preset refined down to half of the flow resolution) runs on the INPUT
-frames at reduced resolution (flow_scale, kept between MIN_FLOW_SIDE and MAX_FLOW_SIDE pixels on the longer
-side). Where the scene moves, the previous stabilised output is warped onto the current frame; where it is still (flow under
-STILL_PX[0] full-resolution pixels, or under STILL_JITTER where no motion matches the inputs as well as the
-flow does: the sub-pixel jitter DIS reports on sensor noise) it is blended in place, never resampled, so
-static texture does not smear frame after frame. The history is blended with the new stylised frame where the flow is trustworthy
-(forward-backward consistent and photometrically consistent on the inputs); elsewhere (occlusions, new
-content) the new frame is used as is. A scene cut (large mean input change, or too little of the frame
-tracked) resets the history instead of ghosting the old scene into the new one.
+Optical flow (OpenCV DIS, fast preset refined down to half of the flow resolution) runs on the INPUT frames at
+reduced resolution (flow_scale, kept between MIN_FLOW_SIDE and MAX_FLOW_SIDE pixels on the longer side). Where
+the scene moves, the previous stabilised output is warped onto the current frame; where it is still (flow
+under STILL_PX[0] full-resolution pixels, or under STILL_JITTER where no motion matches the inputs as well as
+the flow does: the sub-pixel jitter DIS reports on sensor noise) it is blended in place, never resampled, so
+static texture does not smear frame after frame. The history is blended with the new stylised frame where the
+flow is trustworthy (forward-backward consistent and photometrically consistent on the inputs); elsewhere
+(occlusions, new content) the new frame is used as is. A scene cut (large mean input change, or too little of
+the frame tracked) resets the history instead of ghosting the old scene into the new one.
 
     stab = Stabilizer(strength=0.6)
     for frame in frames:
