@@ -1,6 +1,6 @@
 """Live pipeline benchmark at 1280x720 -> docs/live.md and docs/live.json.
 
-    python bench/live_bench.py [--seconds 8] [--rounds 2] [--runs 10] [--temporal] [--out docs/live.md]
+    python bench/live_bench.py [--seconds 8] [--rounds 2] [--runs 10] [--temporal] [--skip-video] [--out docs/live.md]
 
 In one run, interleaved over `--rounds` passes so a change in the shared host's speed hits every row alike:
 - model only: `Stylizer.process` on a 1280x720 photo in a loop (the model's own throughput), for the zoo's
@@ -9,7 +9,7 @@ In one run, interleaved over `--rounds` passes so a change in the shared host's 
 - delivered: `run_live` on a 1280x720 clip (asl_gestures_walk.mkv upscaled, looped, read as fast as
   possible, sink null), without and with the stabiliser;
 - the paced rows: the same clip at its real 30 FPS (frames dropped when the model is slower), 640x480 and 720p;
-- `framestyle video` on bottle-detection.mp4 with and without the stabiliser.
+- `framestyle video` on bottle-detection.mp4 with and without the stabiliser (unless --skip-video).
 --temporal also regenerates the "## Temporal stabiliser" section (bench/temporal_bench.py, slow); without it
 the section already in --out is kept.
 """
@@ -98,7 +98,7 @@ def overlap_table(args, clip: Path) -> tuple:
                         "frames_in": sum(x["frames_in"] for x in rs), "frames_out": sum(x["frames_out"] for x in rs),
                         "dropped": sum(x["dropped"] for x in rs), "in_flight": sum(x["in_flight"] for x in rs)}
         row["plain_vs_model"] = round(row["plain"]["fps"] / m["fps"], 2)
-        row["stabilised_vs_plain"] = round(row["stabilised"]["fps"] / row["plain"]["fps"], 2)
+        row["stabilised_vs_plain"] = round(row["stabilised"]["fps"] / max(row["plain"]["fps"], 1e-9), 2)
         row["x_peer_delivered"] = {k: round(row[k]["fps"] / peer_s["fps"], 1) for k in ("plain", "stabilised")}
         rows.append(row)
     head = ["model", "model only ms (FPS)", "delivered FPS", "delivered / model", "delivered FPS, stabilised",
@@ -134,6 +134,15 @@ def paced_rows(seconds: float, clip720: Path) -> tuple:
     return rows, table(head, body)
 
 
+def video_md(v, vs) -> str:
+    head = "## `framestyle video`: bottle-detection.mp4 (640x360, 1189 frames, 39.9 s), default model\n\n"
+    if v is None:
+        return head + "Not run this time (`--skip-video`)."
+    rows = [[name, str(r["seconds"]), str(r["speed_x_realtime"]), str(r["processing_fps"]),
+             str(r["stylise_ms_per_frame"])] for name, r in (("frame by frame", v), ("with --stabilize", vs))]
+    return head + table(["run", "total s", "x real time", "processing FPS", "stylise ms/frame"], rows)
+
+
 def table(head, rows):
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     out += ["| " + " | ".join(r) + " |" for r in rows]
@@ -147,6 +156,7 @@ def main():
     ap.add_argument("--runs", type=int, default=10, help="model-only timed calls per round")
     ap.add_argument("--frames", type=int, default=20, help="frames per clip of the temporal section")
     ap.add_argument("--temporal", action="store_true", help="also regenerate the temporal stabiliser section")
+    ap.add_argument("--skip-video", action="store_true", help="leave out the `framestyle video` rows (slow)")
     ap.add_argument("--out", default="docs/live.md")
     args = ap.parse_args()
     cmd = ("python bench/live_bench.py " + " ".join(sys.argv[1:])).strip()
@@ -159,9 +169,11 @@ def main():
     rows, overlap_md = overlap_table(args, clip)
     paced, paced_md = paced_rows(args.seconds, clip)
     default = get_model().name
-    v = stylize_video(CLIPS / "bottle-detection.mp4", tmp / "bottle.mp4", Stylizer(), progress=False)
-    vs = stylize_video(CLIPS / "bottle-detection.mp4", tmp / "bottle_stab.mp4", Stylizer(), Stabilizer(0.6),
-                       progress=False)
+    v = vs = None
+    if not args.skip_video:
+        v = stylize_video(CLIPS / "bottle-detection.mp4", tmp / "bottle.mp4", Stylizer(), progress=False)
+        vs = stylize_video(CLIPS / "bottle-detection.mp4", tmp / "bottle_stab.mp4", Stylizer(), Stabilizer(0.6),
+                           progress=False)
     load1 = os.getloadavg()
     if args.temporal:
         temporal = temporal_section(default, args.frames, 640, cmd, label=default)
@@ -203,19 +215,15 @@ capture → handed to the sink. The counters (also in `framestyle live --json`, 
 
 {paced_md}
 
-## `framestyle video`: bottle-detection.mp4 (640x360, 1189 frames, 39.9 s), default model
-
-| run | total s | x real time | processing FPS | stylise ms/frame |
-|---|---|---|---|---|
-| frame by frame | {v['seconds']} | {v['speed_x_realtime']} | {v['processing_fps']} | {v['stylise_ms_per_frame']} |
-| with --stabilize | {vs['seconds']} | {vs['speed_x_realtime']} | {vs['processing_fps']} | {vs['stylise_ms_per_frame']} |
+{video_md(v, vs)}
 
 {temporal}"""
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(md.rstrip() + "\n")
     out.with_suffix(".json").write_text(json.dumps(
         {"command": cmd, "utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime(t0)),
-         "load_average": [load0[0], load1[0]], "size": [W, H], "overlap": rows, "paced": paced, "video": {"plain": v, "stabilised": vs}}, indent=1) + "\n")
+         "load_average": [load0[0], load1[0]], "size": [W, H], "overlap": rows, "paced": paced,
+         "video": {"plain": v, "stabilised": vs}}, indent=1) + "\n")
     print(md)
 
 
