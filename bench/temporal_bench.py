@@ -2,7 +2,7 @@
 
     python bench/temporal_bench.py [--model ember] [--frames 20] [--max-size 640] [--out docs/live.md]
 
-For the synthetic pan (exact flow) and every shared clip: warping error (Lai et al.) of the input, the
+For the synthetic pan and still (exact flow) and every shared clip: warping error (Lai et al.) of the input, the
 student frame by frame, the runtime stabiliser and exponential averaging (the peer's --smooth 0.5), and
 PSNR against the model's teacher run on the same frames. Also the per-frame cost of Stabilizer.step at
 640x480. bench/live_bench.py writes the same section when it regenerates the whole page.
@@ -41,7 +41,8 @@ def stabiliser_cost(frames: int = 60, warmup: int = 5):
 
 def clips():
     from framestyle.train.data import SHARED
-    return [("synthetic pan/zoom (exact flow)", "synthetic")] + [
+    return [("synthetic pan/zoom (exact flow)", "synthetic"),
+            ("synthetic still: photo + sensor noise (exact flow)", "still")] + [
         (p.name, str(p)) for p in sorted((SHARED / "clips").iterdir())
         if p.suffix.lower() in (".mp4", ".avi", ".mkv", ".mov")]
 
@@ -100,9 +101,11 @@ def section(model, frames: int, max_size: int, command: str, label=None) -> str:
 Command: `{command}` ({minutes:.1f} min; load average after the run {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}).
 Single clips: `framestyle eval temporal --video CLIP --model {label} --frames {frames} --max-size {max_size}`.
 
-`Stabilizer(0.6)`: DIS flow on the input frames at 160 px (fast preset, refined down to pyramid level 1),
+`Stabilizer(0.6)`: DIS flow on the input frames at 160-256 px (fast preset, refined down to pyramid level 1),
 forward-backward and photometric checks without erosion, the warped previous output blended in with weight
-0.6 where both pass; a scene cut (mean input change > 25 %, or under half of the frame tracked) restarts it.
+0.6 where both pass; still pixels (tiny flow, or no motion matches the inputs as well as the flow) are blended
+in place without resampling; a scene cut (mean input change > 25 %, or under half of the frame tracked)
+restarts it.
 Cost of `Stabilizer.step` at 640x480: median {cost[0]:.1f} ms, p90 {cost[1]:.1f} ms (wall time over 55
 frames, OpenCV's default threads).
 

@@ -141,3 +141,59 @@ def test_cli_live_json_realtime(model, capsys):
     stats = json.loads(capsys.readouterr().out)
     assert stats["frames_out"] > 20 and stats["stabilizer"] is True
     assert 0 < stats["latency_ms"]["p50"] <= stats["latency_ms"]["p90"]
+
+
+class SlowStabilizer:
+    """The real stabiliser with its two stages slowed down (flow 50 ms, blend 10 ms)."""
+
+    def __init__(self):
+        from framestyle.runtime.live import Stabilizer
+        self.s, self.enabled = Stabilizer(0.6), True
+
+    def motion(self, frame):
+        time.sleep(0.05)
+        return self.s.motion(frame)
+
+    def blend(self, out, m):
+        time.sleep(0.01)
+        return self.s.blend(out, m)
+
+
+class SleepyStylizer(Stylizer):
+    def process(self, frame):
+        time.sleep(0.06)
+        return super().process(frame)
+
+
+def test_model_and_stabiliser_overlap(model):
+    """Flow runs beside the model and the blend after it: a 60 ms model with a 60 ms stabiliser still delivers
+    at the model's rate, not at 120 ms per frame."""
+    src = ArraySource(frames(25, (160, 120)), realtime=False)
+    stats = run_live(src, SleepyStylizer(model), NullSink(), stabilizer=SlowStabilizer())
+    assert stats["frames_in"] == stats["frames_out"] == 25 and stats["in_flight"] == 0
+    assert stats["flow_ms_p50"] >= 50 and stats["blend_ms_p50"] >= 10
+    model_fps = 1000 / stats["stylise_ms_p50"]  # the model's own rate in this run (>= 60 ms per frame)
+    serial_fps = 1000 / (stats["stylise_ms_p50"] + stats["flow_ms_p50"] + stats["blend_ms_p50"])
+    assert stats["fps"] > 0.65 * model_fps and stats["fps"] > 1.3 * serial_fps  # serial: ~0.5x the model
+
+
+def test_counts_add_up_when_stopped_mid_run(model):
+    """Issue #20: in = out + dropped + in flight at stop (each reported), paced source, stabiliser on."""
+    src = ArraySource(frames(200, (160, 120)), fps=30, realtime=True)
+    from framestyle.runtime.live import Stabilizer
+    stats = run_live(src, SlowStylizer(model), NullSink(), stabilizer=Stabilizer(0.6), duration=2.0)
+    assert stats["dropped"] == stats["dropped_stale"] + stats["dropped_late"] > 10
+    assert stats["frames_in"] == stats["frames_out"] + stats["dropped"] + stats["in_flight"]
+    assert 0 < stats["in_flight"] <= 4 and stats["frames_in"] < 200
+    assert set(stats["counters"]) >= {"frames_in", "frames_out", "dropped", "in_flight"}
+
+
+def test_cli_live_any_painting_stabilised(capsys):
+    """The issue's command: any painting (--method student), stabilised, null sink, --json."""
+    style = str(CLIPS.parent / "images" / "starry_night.jpg")
+    rc = main(["live", "--source", CLIP, "--method", "student", "--style-image", style, "--stabilize",
+               "--sink", "null", "--duration", "3", "--max-size", "320", "--json"])
+    assert rc == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["stabilizer"] is True and s["frames_out"] >= 5 and s["flow_ms_p50"] is not None
+    assert s["frames_in"] == s["frames_out"] + s["dropped"] + s["in_flight"]

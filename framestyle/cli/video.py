@@ -95,6 +95,7 @@ def cmd_live(args) -> int:
         print(json.dumps(stats, indent=2))
     else:
         lat = stats["latency_ms"]
-        print(f"{stats['frames_in']} frames in, {stats['frames_out']} out, {stats['dropped']} dropped; "
+        print(f"{stats['frames_in']} frames in = {stats['frames_out']} out + {stats['dropped']} dropped + "
+              f"{stats['in_flight']} in flight at stop; "
               f"{stats['fps']} FPS delivered; latency p50 {lat['p50']} ms, p90 {lat['p90']} ms")
     return 0

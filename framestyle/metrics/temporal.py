@@ -136,6 +136,28 @@ def synthetic_pan(photo: np.ndarray, frames: int = 12, size: Tuple[int, int] = (
     return out, flows
 
 
+def synthetic_still(photo: np.ndarray, frames: int = 12, size: Tuple[int, int] = (320, 240), noise: float = 3.0,
+                    seed: int = 0) -> Tuple[List[np.ndarray], List[Tuple[Flow, Flow]]]:
+    """A tripod shot of `photo` (centre crop fitted to `size`) with fresh sensor-like noise every frame:
+    Gaussian, std `noise` (0..255 scale) in the darks growing to 2x in the brights (shot noise), plus a
+    little luminance-correlated noise. The exact flow is zero. Returns (frames, [(forward, backward)])."""
+    import cv2
+    w, h = size
+    ph, pw = photo.shape[:2]
+    k = max(w / pw, h / ph)
+    crop = cv2.resize(photo, (max(w, round(pw * k)), max(h, round(ph * k))), interpolation=cv2.INTER_AREA)
+    y0, x0 = (crop.shape[0] - h) // 2, (crop.shape[1] - w) // 2
+    base = crop[y0:y0 + h, x0:x0 + w].astype(np.float32)
+    std = noise * (1.0 + base / 255.0)
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(frames):
+        n = rng.standard_normal(base.shape).astype(np.float32) + 0.5 * rng.standard_normal(base.shape[:2] + (1,))
+        out.append(np.clip(base + std * n + 0.5, 0, 255).astype(np.uint8))
+    zero = np.zeros((h, w, 2), np.float32)
+    return out, [(zero, zero)] * (frames - 1)
+
+
 def _read_frames(video, frames: int, max_size: Optional[int]) -> List[np.ndarray]:
     from ..runtime.live.codec import even_size, fit_frame, open_video
     c = open_video(video)
@@ -191,12 +213,14 @@ def _matched_average(fbf, target: float, flows, masks, cuts, steps: int = 6):
 
 
 def load_clip(video="synthetic", frames: int = 30, max_size: Optional[int] = 640, photo=None):
-    """(frames, flows between consecutive input frames) of a clip, or of the synthetic pan (exact flow)."""
-    if video == "synthetic":
+    """(frames, flows between consecutive input frames) of a clip, or of a synthetic one with exact flow:
+    "synthetic" (pan/zoom over a photo) or "still" (a noisy tripod shot of it)."""
+    if video in ("synthetic", "still"):
         from ..imageio import load_image
         from ..train.data import SHARED
         src = photo if photo is not None else SHARED / "images" / "building.jpg"
-        return synthetic_pan(load_image(src), frames, size=(640, 480) if (max_size or 640) >= 640 else (320, 240))
+        make = synthetic_pan if video == "synthetic" else synthetic_still
+        return make(load_image(src), frames, size=(640, 480) if (max_size or 640) >= 640 else (320, 240))
     inputs = _read_frames(video, frames, max_size)
     return inputs, input_flows(inputs)
 

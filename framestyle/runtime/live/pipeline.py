@@ -1,13 +1,22 @@
-"""Live pipeline: capture -> stylise -> output on three threads joined by 1-slot queues.
+"""Live pipeline: capture, model, stabiliser and output overlap on their own threads.
 
-With a live source (webcam, screen, stream, or a file paced at its real rate) a full queue drops its
-stale frame for the newest one, so latency stays near one capture + one stylise + one output.
+    capture --q_in--> model --q_styled----------------> blend --q_out--> sink (the calling thread)
+                      model --q_flow--> motion --q_motion--> blend
+
+The stabiliser's optical flow needs only the input frames (downscaled), so `Stabilizer.motion` runs on its
+own thread while the model stylises the same frame; the blend stage joins the two at full resolution. With
+a live source (webcam, screen, stream, or a file paced at its real rate) q_in and q_out hold one frame and a
+newer frame replaces a stale one, so latency stays near one capture + one stylise + one output. A file read
+as fast as possible drops nothing.
+
+Frame counters in the stats (they add up: frames_in = frames_out + dropped + in_flight):
 """
 from __future__ import annotations
 
 import queue
 import threading
 import time
+from collections import Counter
 from typing import Optional
 
 import numpy as np
@@ -17,94 +26,164 @@ from .sinks import Sink
 from .sources import Source
 from .video import _END, _Worker, get, put
 
+COUNTERS = {
+    "frames_in": "frames read from the source",
+    "frames_out": "frames handed to the sink",
+    "dropped": "frames replaced by a newer one (live sources only): dropped_stale + dropped_late",
+    "dropped_stale": "read, but a newer frame arrived before the model was free (never stylised)",
+    "dropped_late": "stylised, but a newer result arrived before the sink took it",
+    "in_flight": "read but neither delivered nor dropped when the run stopped (in a queue or being processed)",
+}
+__doc__ += "".join(f"    {k}: {v}\n" for k, v in COUNTERS.items())
 
-class _Counter:
+
+class _Counts:
     def __init__(self):
-        self.n = 0
+        self.c = Counter()
         self.lock = threading.Lock()
 
-    def add(self, k: int = 1):
+    def add(self, key: str, k: int = 1):
         with self.lock:
-            self.n += k
+            self.c[key] += k
 
 
-def put_latest(q: queue.Queue, item, dropped: _Counter) -> None:
-    """Put without blocking; a full queue loses its oldest item (counted in `dropped`)."""
+def put_latest(q: queue.Queue, item, counts: _Counts, key: str) -> None:
+    """Put without blocking; a full queue loses its oldest item (counted under `key`)."""
     while True:
         try:
             q.put_nowait(item)
             return
         except queue.Full:
             try:
-                q.get_nowait()
-                dropped.add()
+                if q.get_nowait() is not _END:
+                    counts.add(key)
             except queue.Empty:
                 pass
 
 
-def run_live(source: Source, stylizer, sink: Sink, stabilizer=None, duration: Optional[float] = None,
-             max_size: Optional[int] = None, queue_size: int = 1, overlay: bool = True) -> dict:
-    """Run until the source ends, `duration` seconds pass, or the window's q key; return stats.
+def _drain(q: queue.Queue) -> int:
+    """Empty a queue after the run; the number of frames it still held."""
+    n = 0
+    while True:
+        try:
+            n += q.get_nowait() is not _END
+        except queue.Empty:
+            return n
 
-    stats: frames_in, frames_out, dropped, fps (delivered), latency_ms p50/p90/max (capture -> output),
-    stylise_ms p50.
-    """
+
+def run_live(source: Source, stylizer, sink: Sink, stabilizer=None, duration: Optional[float] = None,
+             max_size: Optional[int] = None, queue_size: Optional[int] = None, overlay: bool = True) -> dict:
+    """Run until the source ends, `duration` seconds pass, or the window's q key; return stats (COUNTERS,
+    fps delivered, latency_ms p50/p90/max from capture to the sink, per-frame medians of the model
+    (stylise_ms_p50) and of the stabiliser's two stages (flow_ms_p50 on its thread, blend_ms_p50), and
+    warmup_ms: the model's first run, before the clock starts)."""
     live = bool(source.live)
-    q_in: queue.Queue = queue.Queue(queue_size)
-    q_out: queue.Queue = queue.Queue(queue_size)
+    qs = queue_size or (1 if live else 2)
+    q_in, q_styled, q_out = queue.Queue(qs), queue.Queue(2), queue.Queue(qs)
+    q_flow, q_motion = queue.Queue(2), queue.Queue(4)
     stop = threading.Event()
-    dropped = _Counter()
-    frames_in = _Counter()
-    model_ms = []
+    counts = _Counts()
+    model_ms, flow_ms, blend_ms = [], [], []
     size = {}
 
+    def fit(frame):
+        if max_size:
+            if "wh" not in size:
+                size["wh"] = even_size(frame.shape[1], frame.shape[0], max_size)
+            frame = fit_frame(frame, size["wh"])
+        return frame
+
+    first = source.read()  # warm the model up on the first frame, outside the timed run
+    t_warm = time.perf_counter()
+    if first is not None:
+        first = fit(first)
+        stylizer.process(first)
+    warmup_ms = 1000 * (time.perf_counter() - t_warm)
+
     def capture():
+        frame = first
         try:
-            while not stop.is_set():
-                frame = source.read()
-                if frame is None:
-                    break
-                t = time.perf_counter()
-                if max_size:
-                    if "wh" not in size:
-                        size["wh"] = even_size(frame.shape[1], frame.shape[0], max_size)
-                    frame = fit_frame(frame, size["wh"])
-                frames_in.add()
+            while frame is not None and not stop.is_set():
+                counts.add("in")
+                item = (frame, time.perf_counter())
                 if live:
-                    put_latest(q_in, (frame, t), dropped)
-                elif not put(q_in, (frame, t), stop):
+                    put_latest(q_in, item, counts, "stale")
+                elif not put(q_in, item, stop):
+                    counts.add("held")
                     return
+                frame = source.read()
+                if frame is not None:
+                    frame = fit(frame)
         finally:
             put(q_in, _END, stop)
 
-    def stylise():
+    def model():
         try:
             while True:
                 item = get(q_in, stop, [reader])
                 if item is _END:
                     break
                 frame, t = item
+                if stabilizer is not None and not put(q_flow, frame, stop):
+                    counts.add("held")
+                    return
                 t1 = time.perf_counter()
-                out = stylizer.process(frame)
-                if stabilizer is not None:
-                    out = stabilizer.step(frame, out)
-                else:
-                    out = out.copy()
+                out = stylizer.process(frame).copy()
                 model_ms.append(1000 * (time.perf_counter() - t1))
+                if not put(q_styled, (out, t), stop):
+                    counts.add("held")
+                    return
+        finally:
+            put(q_flow, _END, stop)
+            put(q_styled, _END, stop)
+
+    def motion():
+        try:
+            while True:
+                frame = get(q_flow, stop, [styler])
+                if frame is _END:
+                    break
+                t1 = time.perf_counter()
+                m = stabilizer.motion(frame)
+                flow_ms.append(1000 * (time.perf_counter() - t1))
+                if not put(q_motion, m, stop):
+                    return
+        finally:
+            put(q_motion, _END, stop)
+
+    def blend():
+        try:
+            while True:
+                item = get(q_styled, stop, [styler])
+                if item is _END:
+                    break
+                out, t = item
+                if stabilizer is not None:
+                    m = get(q_motion, stop, [mover])
+                    if m is _END:
+                        counts.add("held")
+                        break
+                    t1 = time.perf_counter()
+                    out = stabilizer.blend(out, m)
+                    blend_ms.append(1000 * (time.perf_counter() - t1))
                 if live:
-                    put_latest(q_out, (out, t), dropped)
+                    put_latest(q_out, (out, t), counts, "late")
                 elif not put(q_out, (out, t), stop):
+                    counts.add("held")
                     return
         finally:
             put(q_out, _END, stop)
 
     reader = _Worker(capture, "live-capture")
-    worker = _Worker(stylise, "live-stylise")
+    styler = _Worker(model, "live-model")
+    mover = _Worker(motion, "live-motion")
+    blender = _Worker(blend, "live-blend")
+    workers = [reader, styler, blender] + ([mover] if stabilizer is not None else [])
     latencies = []
     t_out = []
     t0 = time.perf_counter()
-    reader.start()
-    worker.start()
+    for wk in workers:
+        wk.start()
     quit_key = False
     try:
         while True:
@@ -113,7 +192,7 @@ def run_live(source: Source, stylizer, sink: Sink, stabilizer=None, duration: Op
             try:
                 item = q_out.get(timeout=0.1)
             except queue.Empty:
-                if worker.error is not None or not worker.is_alive() and q_out.empty():
+                if any(wk.error is not None for wk in workers) or not blender.is_alive() and q_out.empty():
                     break
                 continue
             if item is _END:
@@ -129,25 +208,34 @@ def run_live(source: Source, stylizer, sink: Sink, stabilizer=None, duration: Op
                 break
     finally:
         stop.set()
-        reader.join(timeout=5)
-        worker.join(timeout=5)
+        for wk in workers:
+            wk.join(timeout=5)
         source.close()
-    for wk in (reader, worker):
+    for wk in workers:
         if wk.error is not None:
             raise wk.error
     elapsed = time.perf_counter() - t0
+    c = counts.c
+    in_flight = c["held"] + sum(_drain(q) for q in (q_in, q_styled, q_out))
     span = (t_out[-1] - t_out[0]) if len(t_out) > 1 else 0.0
     lat = np.array(latencies) if latencies else np.zeros(1)
     return {"source": source.name, "sink": sink.name, "model": getattr(getattr(stylizer, "info", None), "name", None),
-            "frames_in": frames_in.n, "frames_out": len(t_out),
-            "dropped": dropped.n, "seconds": round(elapsed, 2),
+            "frames_in": c["in"], "frames_out": len(t_out),
+            "dropped": c["stale"] + c["late"], "dropped_stale": c["stale"], "dropped_late": c["late"],
+            "in_flight": in_flight, "seconds": round(elapsed, 2),
             "fps": round((len(t_out) - 1) / span, 2) if span > 0 else 0.0,
             "latency_ms": {"p50": round(float(np.percentile(lat, 50)), 1),
                            "p90": round(float(np.percentile(lat, 90)), 1),
                            "max": round(float(lat.max()), 1)},
-            "stylise_ms_p50": round(float(np.median(model_ms)), 1) if model_ms else None,
+            "stylise_ms_p50": _p50(model_ms),
+            "flow_ms_p50": _p50(flow_ms), "blend_ms_p50": _p50(blend_ms),
+            "warmup_ms": round(warmup_ms, 1),
             "stabilizer": stabilizer is not None and getattr(stabilizer, "enabled", True),
-            "quit_by_key": quit_key}
+            "quit_by_key": quit_key, "counters": COUNTERS}
+
+
+def _p50(ms):
+    return round(float(np.median(ms)), 1) if ms else None
 
 
 def _overlay(t_out, latencies, stylizer, stabilizer) -> str:

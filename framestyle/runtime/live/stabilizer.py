@@ -1,15 +1,21 @@
 """Temporal stabiliser for stylised video: motion-compensated blending that stops flicker.
 
-Optical flow (OpenCV DIS, fast preset refined down to half of the flow resolution) runs on the INPUT
-frames at reduced resolution (flow_scale, but at least MIN_FLOW_SIDE pixels on the longer side). The
-previous stabilised output is warped onto the current frame and blended with the new stylised frame where
-the flow is trustworthy (forward-backward consistent and photometrically consistent on the inputs);
-elsewhere (occlusions, new content) the new frame is used as is. A scene cut (large mean input change, or
-too little of the frame tracked) resets the history instead of ghosting the old scene into the new one.
+Optical flow (OpenCV DIS, fast preset refined down to half of the flow resolution) runs on the INPUT frames at
+reduced resolution (flow_scale, kept between MIN_FLOW_SIDE and MAX_FLOW_SIDE pixels on the longer side). Where
+the scene moves, the previous stabilised output is warped onto the current frame; where it is still (flow
+under STILL_PX[0] full-resolution pixels, or under STILL_JITTER where no motion matches the inputs as well as
+the flow does: the sub-pixel jitter DIS reports on sensor noise) it is blended in place, never resampled, so
+static texture does not smear frame after frame. The history is blended with the new stylised frame where the
+flow is trustworthy (forward-backward consistent and photometrically consistent on the inputs); elsewhere
+(occlusions, new content) the new frame is used as is. A scene cut (large mean input change, or too little of
+the frame tracked) resets the history instead of ghosting the old scene into the new one.
 
     stab = Stabilizer(strength=0.6)
     for frame in frames:
         out = stab.step(frame, stylizer.process(frame))
+
+`step` = `motion` (inputs only: flow and blend weights, small images) + `blend` (the full-resolution work),
+so a pipeline can compute the motion of frame t while the model is still stylising it.
 """
 from __future__ import annotations
 
@@ -19,14 +25,25 @@ import numpy as np
 
 from ...errors import UserError
 
-MIN_FLOW_SIDE = 160
+MIN_FLOW_SIDE, MAX_FLOW_SIDE = 160, 256  # longer side of the flow images (flow_scale in between)
 FLOW_FINEST_SCALE = 1  # DIS pyramid level where refinement stops (the preset's 2 = a 4x coarser flow)
+STILL_PX = (0.3, 0.8)  # flow (full-res px) below the first is static (no warp); ramps to a full warp at the second
+STILL_JITTER = 1.0  # flow (full-res px) under which a pixel is still if no motion explains it as well (5x5 mean)
+
+
+class Motion:
+    """What `Stabilizer.motion` found for one frame: restart, or a flow + blend weight at flow resolution."""
+
+    __slots__ = ("restart", "flow", "weight", "moving")
+
+    def __init__(self, restart: bool, flow=None, weight=None, moving: bool = False):
+        self.restart, self.flow, self.weight, self.moving = restart, flow, weight, moving
 
 
 class Stabilizer:
     def __init__(self, strength: float = 0.6, flow_scale: float = 0.25, photo_tol: float = 0.08,
                  cut_threshold: float = 0.25, min_coverage: float = 0.5):
-        """strength: weight of the warped history where the flow is good (0 = off, 0.9 = very smooth).
+        """strength: weight of the history where the flow is good (0 = off, 0.9 = very smooth).
         flow_scale: resolution of the flow relative to the frame. photo_tol: allowed input difference (0..1)
         after warping. cut_threshold: mean input difference (0..1) that counts as a scene cut.
         min_coverage: a frame with less than this fraction tracked also counts as a cut."""
@@ -52,11 +69,12 @@ class Stabilizer:
         self._prev_out: Optional[np.ndarray] = None
         self.resets = 0
         self.last_coverage = 0.0
+        self.last_still = 0.0  # fraction of the last frame blended in place (no warp)
 
     def _small(self, frame: np.ndarray) -> np.ndarray:
         cv2 = self.cv2
         h, w = frame.shape[:2]
-        scale = min(1.0, max(self.flow_scale, MIN_FLOW_SIDE / max(h, w)))
+        scale = min(1.0, max(self.flow_scale, MIN_FLOW_SIDE / max(h, w)), MAX_FLOW_SIDE / max(h, w))
         sw, sh = max(16, int(round(w * scale))), max(16, int(round(h * scale)))
         gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
         return cv2.resize(gray, (sw, sh), interpolation=cv2.INTER_AREA)
@@ -69,50 +87,78 @@ class Stabilizer:
                                                             np.arange(h, dtype=np.float32)))
         return g
 
-    def _restart(self, stylised: np.ndarray) -> np.ndarray:
-        self._prev_out = np.array(stylised, copy=True)
-        self.resets += 1
-        self.last_coverage = 0.0
-        return self._prev_out.copy()
-
-    def step(self, input_frame: np.ndarray, stylised: np.ndarray) -> np.ndarray:
-        """Return the stabilised frame (a new uint8 array, same size as `stylised`)."""
+    def motion(self, input_frame: np.ndarray) -> Optional[Motion]:
+        """Flow and blend weight for this input frame against the previous one (inputs only; call in frame
+        order). None when the stabiliser is off."""
         cv2 = self.cv2
         if not self.enabled or self.strength <= 0:
             self._prev_small = None
-            return np.array(stylised, copy=True)
+            return None
         small = self._small(input_frame)
-        prev_small, prev_out = self._prev_small, self._prev_out
-        self._prev_small = small
-        if prev_small is None or prev_small.shape != small.shape or prev_out is None \
-                or prev_out.shape != stylised.shape \
+        prev_small, self._prev_small = self._prev_small, small
+        if prev_small is None or prev_small.shape != small.shape \
                 or float(cv2.absdiff(small, prev_small).mean()) > self.cut_threshold:
-            return self._restart(stylised)
+            return Motion(True)
         # flow_b: current -> previous (where each current pixel was); flow_f: previous -> current
         flow_b = self.dis.calc(small, prev_small, None)
         flow_f = self.dis.calc(prev_small, small, None)
         sh, sw = small.shape
-        h, w = stylised.shape[:2]
+        w = input_frame.shape[1]
         where = self._grid(sh, sw) + flow_b
         f_at = cv2.remap(flow_f, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        s = flow_b + f_at
-        fb_ok = (s * s).sum(2) <= 0.01 * ((flow_b * flow_b).sum(2) + (f_at * f_at).sum(2)) + 0.5 * sw / w
+        bx, by = flow_b[..., 0], flow_b[..., 1]
+        ax, ay = f_at[..., 0], f_at[..., 1]
+        nb = bx * bx + by * by
+        fb_ok = (bx + ax) ** 2 + (by + ay) ** 2 <= 0.01 * (nb + ax * ax + ay * ay) + 0.5 * sw / w
         prev_warp = cv2.remap(prev_small, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        photo_ok = cv2.absdiff(prev_warp, small) <= self.photo_tol
+        d_warp = cv2.absdiff(prev_warp, small)
+        d_still = cv2.absdiff(prev_small, small)
         mx, my = where[..., 0], where[..., 1]
-        inside = (mx >= 0) & (mx <= sw - 1) & (my >= 0) & (my <= sh - 1)
-        mask = (fb_ok & photo_ok & inside).astype(np.float32)
-        coverage = float(mask.mean())
+        ok = fb_ok & (d_warp <= self.photo_tol) & (mx >= 0) & (mx <= sw - 1) & (my >= 0) & (my <= sh - 1)
+        # static: the flow is tiny, or no motion explains the neighbourhood as well as the flow does
+        # (sensor noise and compression make DIS report sub-pixel jitter on a tripod shot)
+        px = np.sqrt(nb) * np.float32(w / sw)
+        keep = np.clip((px - STILL_PX[0]) * np.float32(1 / (STILL_PX[1] - STILL_PX[0])), 0, 1)
+        box = (5, 5)
+        keep[(px < STILL_JITTER) & (cv2.blur(d_still, box) <= cv2.blur(d_warp, box))] = 0
+        still = keep == 0
+        ok[still] = fb_ok[still] & (d_still[still] <= self.photo_tol)  # trusted if it did not change
+        mask = ok.astype(np.float32)
+        coverage = float(cv2.mean(mask)[0])
         if coverage < self.min_coverage:  # most of the frame is new: a cut (or a whip pan)
-            return self._restart(stylised)
+            return Motion(True)
         self.last_coverage = coverage
-        # full-resolution warp of the previous output, blended with a per-pixel weight
-        flow_full = cv2.resize(flow_b, (w, h), interpolation=cv2.INTER_LINEAR)
-        flow_full *= np.float32(w / sw)
-        flow_full += self._grid(h, w)
-        warped = cv2.remap(prev_out, flow_full, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        alpha = cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR)
-        alpha *= np.float32(self.strength)
-        out = cv2.blendLinear(warped, np.ascontiguousarray(stylised, np.uint8), alpha, 1.0 - alpha)
+        moving = int(cv2.countNonZero(keep))
+        self.last_still = 1.0 - moving / keep.size
+        if moving:  # still pixels keep the history where it is: flow exactly 0, no resampling
+            flow_b *= keep[..., None]
+        return Motion(False, flow_b, mask * np.float32(self.strength), moving)
+
+    def blend(self, stylised: np.ndarray, m: Optional[Motion]) -> np.ndarray:
+        """The stabilised frame for `stylised` given this frame's `motion` (a new uint8 array)."""
+        cv2 = self.cv2
+        if m is None:
+            return np.array(stylised, copy=True)
+        prev_out = self._prev_out
+        if m.restart or prev_out is None or prev_out.shape != stylised.shape:
+            self._prev_out = np.array(stylised, copy=True)
+            self.resets += 1
+            self.last_coverage = self.last_still = 0.0
+            return self._prev_out.copy()
+        h, w = stylised.shape[:2]
+        if m.moving:  # full-resolution warp of the previous output (static pixels sample at exact integers)
+            sh, sw = m.flow.shape[:2]
+            flow = cv2.resize(m.flow, (w, h), interpolation=cv2.INTER_LINEAR)
+            where = cv2.scaleAdd(flow, float(w / sw), self._grid(h, w))
+            warped = cv2.remap(prev_out, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        else:  # the whole frame is still: blend in place
+            warped = prev_out
+        alpha = cv2.resize(m.weight, (w, h), interpolation=cv2.INTER_LINEAR)
+        beta = cv2.resize(1.0 - m.weight, (w, h), interpolation=cv2.INTER_LINEAR)
+        out = cv2.blendLinear(warped, np.ascontiguousarray(stylised, np.uint8), alpha, beta)
         self._prev_out = out
         return out.copy()
+
+    def step(self, input_frame: np.ndarray, stylised: np.ndarray) -> np.ndarray:
+        """Return the stabilised frame (a new uint8 array, same size as `stylised`)."""
+        return self.blend(stylised, self.motion(input_frame))
