@@ -173,16 +173,17 @@ function liveSize(multiple) {
   return [w - (w % k), h - (h % k)];
 }
 
-class Counter {  // frames shown and a 1-second sliding FPS
+class Counter {  // frames drawn and their rate over the last second (over the last 2 frames when slower)
   constructor() { this.n = 0; this.times = []; }
   tick() {
     const now = performance.now();
     this.n += 1;
     this.times.push(now);
-    while (this.times.length && now - this.times[0] > 1000) this.times.shift();
+    while (this.times.length > 2 && now - this.times[0] > 1000) this.times.shift();
     $("frames").textContent = String(this.n);
     const span = this.times.length > 1 ? (now - this.times[0]) / 1000 : 0;
-    $("fps").textContent = span > 0 ? ((this.times.length - 1) / span).toFixed(1) : "0.0";
+    const fps = span > 0 ? (this.times.length - 1) / span : 0;
+    $("fps").textContent = fps.toFixed(fps > 0 && fps < 1 ? 2 : 1);
   }
 }
 
