@@ -53,8 +53,8 @@ def world(tmp_path_factory):
     vw = cv2.VideoWriter(str(w / "zero.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 25, (64, 64))
     vw.release()
     from framestyle.zoo import get_model
-    shutil.copy(get_model("starry-fast").path, w / "m.onnx")
-    shutil.copy(get_model("starry-fast").path.with_suffix(".json"), w / "m.json")  # its card: a student
+    shutil.copy(get_model("ember").path, w / "m.onnx")
+    shutil.copy(get_model("ember").path.with_suffix(".json"), w / "m.json")  # its card: a student
     return w
 
 
@@ -76,7 +76,7 @@ CASES = {
     "stylize -o input, other case": ["stylize", "{w}/a.jpg", "-o", "{w}/A.JPG"],
     "stylize folder into itself": ["stylize", "{w}/d", "-o", "{w}/d"],
     "stylize two inputs, image name": ["stylize", "{w}/a.jpg", "{w}/b.png", "-o", "{w}/two.png"],
-    "sheet -o input": ["sheet", "{w}/b.png", "--models", "starry-fast", "-o", "{w}/b.png"],
+    "sheet -o input": ["sheet", "{w}/b.png", "--models", "ember", "-o", "{w}/b.png"],
     "video -o input": ["video", "{w}/clip.mp4", "-o", "{w}/clip.mp4"],
     "live sink = source": ["live", "--source", "{w}/clip.mp4", "--sink", "{w}/clip.mp4", "--duration", "1"],
     "batch into its input": ["batch", "{w}/d", "-o", "{w}/d/out"],
@@ -85,9 +85,9 @@ CASES = {
     "style blend -o input": ["style", "blend", "{w}/bank.npz", "--weights", "a:1", "-o", "{w}/bank.npz"],
     "export -o source": ["export", "{w}/m.onnx", "-o", "{w}/m.onnx"],
     "models add over a model": ["models", "add", "{w}/m.onnx", "--name", "taken"],
-    "quantize over a model": ["quantize", "starry-fast", "--int8", "-o", "taken"],
-    "prune over a model": ["prune", "starry-fast", "--ratio", "0.5", "-o", "taken"],
-    "binarize over a model": ["binarize", "starry-fast", "-o", "taken"],
+    "quantize over a model": ["quantize", "ember", "--int8", "-o", "taken"],
+    "prune over a model": ["prune", "ember", "--ratio", "0.5", "-o", "taken"],
+    "binarize over a model": ["binarize", "ember", "-o", "taken"],
     "distill over a model": ["distill", "--teacher", "multistyle26:7", "--steps", "1", "-o", "taken"],
     "train over a model": ["train", "--style-image", "{w}/a.jpg", "--steps", "1", "-o", "taken"],
     "train-paired over a model": ["train-paired", "--inputs", "{w}/d", "--targets", "{w}/d", "-o", "taken"],
@@ -96,9 +96,9 @@ CASES = {
     "models add absolute": ["models", "add", "{w}/m.onnx", "--name", "/tmp/x"],
     "models remove ../../x": ["models", "remove", "../../x"],
     "models remove empty": ["models", "remove", ""],
-    "quantize -o ../x": ["quantize", "starry-fast", "--int8", "-o", "../x"],
-    "prune -o a/b": ["prune", "starry-fast", "--ratio", "0.5", "-o", "a/b"],
-    "binarize -o ..": ["binarize", "starry-fast", "-o", ".."],
+    "quantize -o ../x": ["quantize", "ember", "--int8", "-o", "../x"],
+    "prune -o a/b": ["prune", "ember", "--ratio", "0.5", "-o", "a/b"],
+    "binarize -o ..": ["binarize", "ember", "-o", ".."],
     "distill -o ../../x --out-dir": ["distill", "--teacher", "multistyle26:7", "-o", "../../x", "--out-dir", "{w}/D"],
     "train -o /tmp/x": ["train", "--style-image", "{w}/a.jpg", "-o", "/tmp/x"],
     "train-paired -o ../x": ["train-paired", "--inputs", "{w}/d", "--targets", "{w}/d", "-o", "../x"],
@@ -109,7 +109,7 @@ CASES = {
     # outputs that cannot be written
     "stylize -o /proc": ["stylize", "{w}/a.jpg", "-o", "/proc/x.png"],
     "stylize -o under a file": ["stylize", "{w}/a.jpg", "-o", "{w}/file.txt/x.png"],
-    "sheet -o /proc": ["sheet", "{w}/b.png", "--models", "starry-fast", "-o", "/proc/x.png"],
+    "sheet -o /proc": ["sheet", "{w}/b.png", "--models", "ember", "-o", "/proc/x.png"],
     "video -o /proc": ["video", "{w}/clip.mp4", "-o", "/proc/x.mp4"],
     "video -o under a file": ["video", "{w}/clip.mp4", "-o", "{w}/file.txt/x.mp4"],
     "live -o /proc": ["live", "--source", "{w}/clip.mp4", "--sink", "/proc/x.mp4", "--duration", "1"],
@@ -117,7 +117,7 @@ CASES = {
     "export -o /proc": ["export", "{w}/m.onnx", "-o", "/proc/x.onnx"],
     "export -o a folder": ["export", "{w}/m.onnx", "-o", "{w}/folder.onnx"],
     "style embed -o /proc": ["style", "embed", "{w}/a.jpg", "-o", "/proc/x.npz"],
-    "quantize --out-dir a file": ["quantize", "starry-fast", "--int8", "-o", "q", "--out-dir", "{w}/file.txt"],
+    "quantize --out-dir a file": ["quantize", "ember", "--int8", "-o", "q", "--out-dir", "{w}/file.txt"],
     "distill --out-dir a file": ["distill", "--teacher", "multistyle26:7", "-o", "q", "--out-dir", "{w}/file.txt"],
     # models that are not style models (and corrupt ones), refused before any work
     "stylize 1-channel output": ["stylize", "{w}/a.jpg", "-o", "{w}/o1.png", "--model", "{w}/one_channel.onnx"],
@@ -150,7 +150,7 @@ CASES = {
     "batch --strength -1": ["batch", "{w}/d", "-o", "{w}/bout", "--strength", "-1"],
     "bench --runs 0": ["bench", "--runs", "0"],
     "serve --port 99999": ["serve", "--port", "99999"],
-    "prune --ratio 1": ["prune", "starry-fast", "--ratio", "1", "-o", "q"],
+    "prune --ratio 1": ["prune", "ember", "--ratio", "1", "-o", "q"],
     # the one-off cases
     "style bank garbage": ["stylize", "{w}/a.jpg", "-o", "{w}/o.png", "--style-bank", "{w}/garbage.npz"],
     "style bank garbage + method": ["stylize", "{w}/a.jpg", "-o", "{w}/o.png", "--style-bank", "{w}/garbage.npz",
@@ -219,14 +219,14 @@ def test_sixteen_bit_and_palette_images_decode(world, tmp_path):
     # and end to end: a 16-bit greyscale photo stylises like its 8-bit copy
     cv2.imwrite(str(tmp_path / "home16.png"), cv2.cvtColor(load_image(IMAGES / "home.jpg"), cv2.COLOR_RGB2GRAY)
                 .astype(np.uint16) * 257)
-    assert main(["stylize", str(tmp_path / "home16.png"), "-o", str(tmp_path / "o.png"), "--model", "starry-fast"]) == 0
+    assert main(["stylize", str(tmp_path / "home16.png"), "-o", str(tmp_path / "o.png"), "--model", "ember"]) == 0
     assert load_image(tmp_path / "o.png").mean() < 200
 
 
 def test_several_inputs_to_a_new_folder_name(world, tmp_path, capsys):
     """A name without an image suffix becomes the output folder; x.jpg and x.png both get their own output."""
     out = tmp_path / "two"
-    assert main(["stylize", str(world / "d"), "-o", str(out), "--model", "starry-fast", "--json"]) == 0
+    assert main(["stylize", str(world / "d"), "-o", str(out), "--model", "ember", "--json"]) == 0
     recs = __import__("json").loads(capsys.readouterr().out)
     assert sorted(p.name for p in out.iterdir()) == ["x-1.png", "x.png"]
     assert all(r["ok"] and r["load_ms"] > 0 and r["ms"] > 0 for r in recs)
@@ -246,9 +246,9 @@ def full_disk(tmp_path):
 
 
 @pytest.mark.parametrize("argv", [
-    ["stylize", "{w}/a.jpg", "--model", "starry-fast", "-o", "{full}/x.png"],
-    ["sheet", "{w}/b.png", "--models", "starry-fast", "-o", "{full}/x.png"],
-    ["video", "{w}/clip.mp4", "--model", "starry-fast", "--max-size", "128", "-o", "{full}/x.mp4"],
+    ["stylize", "{w}/a.jpg", "--model", "ember", "-o", "{full}/x.png"],
+    ["sheet", "{w}/b.png", "--models", "ember", "-o", "{full}/x.png"],
+    ["video", "{w}/clip.mp4", "--model", "ember", "--max-size", "128", "-o", "{full}/x.mp4"],
     ["export", "{w}/m.onnx", "-o", "{full}/x.onnx"],
 ], ids=["stylize", "sheet", "video", "export"])
 def test_disk_full(argv, world, full_disk, capsys):

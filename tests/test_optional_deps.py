@@ -31,20 +31,20 @@ CASES = [  # (hidden modules, argv, what the error line must name)
     ("torch", ["train-paired", "--inputs", "a", "--targets", "b", "--steps", "1", "-o", "px"], TORCH),
     ("torch", ["train-arbitrary", "--steps", "1"], TORCH),
     ("torch", ["train-adain", "--steps", "1"], TORCH),
-    ("torch", ["prune", "starry-fast", "--ratio", "0.5", "-o", "pr"], TORCH),
-    ("torch", ["binarize", "starry-fast", "-o", "bi"], TORCH),
-    ("torch", ["export", "starry-fast", "-o", "{tmp}/x.onnx"], TORCH),
-    ("torch", ["eval", "fidelity", "--model", "starry-fast"], TORCH),
-    ("onnxconverter_common", ["quantize", "starry-fast", "--fp16", "-o", "f16"],
+    ("torch", ["prune", "ember", "--ratio", "0.5", "-o", "pr"], TORCH),
+    ("torch", ["binarize", "ember", "-o", "bi"], TORCH),
+    ("torch", ["export", "ember", "-o", "{tmp}/x.onnx"], TORCH),
+    ("torch", ["eval", "fidelity", "--model", "ember"], TORCH),
+    ("onnxconverter_common", ["quantize", "ember", "--fp16", "-o", "f16"],
      "pip install onnxconverter-common"),
-    ("skimage", ["quantize", "starry-fast", "--int8", "-o", "i8"], "pip install scikit-image"),
-    ("torch", ["quantize", "starry-fast", "--int8", "-o", "i8"], TORCH),
-    ("skimage", ["bench", "--models", "starry-fast", "--sizes", "256x256", "--runs", "1"], "pip install scikit-image"),
+    ("skimage", ["quantize", "ember", "--int8", "-o", "i8"], "pip install scikit-image"),
+    ("torch", ["quantize", "ember", "--int8", "-o", "i8"], TORCH),
+    ("skimage", ["bench", "--models", "ember", "--sizes", "256x256", "--runs", "1"], "pip install scikit-image"),
     ("uvicorn", ["serve", "--port", "0"], "uvicorn"),
     ("fastapi", ["serve", "--port", "0"], "pip install fastapi"),
-    ("litert_torch,ai_edge_litert", ["export", "starry-fast", "--to", "tflite", "--size", "64x64",
+    ("litert_torch,ai_edge_litert", ["export", "ember", "--to", "tflite", "--size", "64x64",
                                      "-o", "{tmp}/x.tflite"], "litert-torch==0.10.0"),
-    ("coremltools", ["export", "starry-fast", "--to", "coreml", "--size", "64x64", "-o", "{tmp}/x.mlpackage"],
+    ("coremltools", ["export", "ember", "--to", "coreml", "--size", "64x64", "-o", "{tmp}/x.mlpackage"],
      "pip install torch==2.13.0 coremltools"),
     ("ray", ["batch", str(IMAGES), "-o", "{tmp}/b", "--engine", "ray"], 'pip install "ray[data]'),
     ("mss", ["live", "--source", "screen", "--sink", "null", "--duration", "1"], "pip install mss"),
@@ -69,6 +69,6 @@ def test_base_commands_need_no_extra(tmp_path):
     """With every optional package hidden, the everyday command still works."""
     hidden = "torch,onnxconverter_common,uvicorn,fastapi,litert_torch,coremltools,ray,mss,pyvirtualcam"
     r = subprocess.run([sys.executable, "-c", RUNNER, hidden, "stylize", PHOTO, "-o", str(tmp_path / "o.png"),
-                        "--model", "starry-fast"], capture_output=True, text=True, timeout=120, cwd=str(ROOT))
+                        "--model", "ember"], capture_output=True, text=True, timeout=120, cwd=str(ROOT))
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "o.png").stat().st_size > 0
