@@ -58,3 +58,10 @@ run graffiti  --teacher magenta --style-image /usr/share/doc/opencv-doc/examples
 #   scripts/train_builtin.sh 2500 starry-rt   beside   scripts/train_builtin.sh 2500 graffiti-rt
 run starry-rt   --teacher magenta --style-image "$STYLES/starry_night.jpg"
 run graffiti-rt --teacher magenta --style-image /usr/share/doc/opencv-doc/examples/data/graf1.png
+# the real-time student for all 26 multistyle26 styles (docs/multi.md): one conditional net, a random style per
+# sample, labels made by a background process; each style is specialised to a fixed int8 graph at run time.
+# Only when named: scripts/train_builtin.sh 0 multi26   (the shipped run: --minutes 55, stopped after 8.3 minutes
+# and resumed with --minutes 35 --resume, 2 threads, beside five other engineers' jobs)
+if [[ "$ONLY" == *" multi26 "* ]]; then
+  framestyle distill-multi -o multi26 --minutes 35 --stem-fit 300 --workdir runs/multi26 --out-dir "$OUT" --threads 2
+fi

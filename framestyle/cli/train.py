@@ -55,7 +55,29 @@ def add_parsers(sub):
     d.add_argument("-o", "--output", required=True, help="name of the new model")
     _budget_args(d)
     d.set_defaults(func=cmd_distill)
+    m = sub.add_parser("distill-multi", help="distil all 26 multistyle26 styles into one real-time student")
+    m.add_argument("-o", "--output", default="multi26", help="name of the new model (default multi26)")
+    m.add_argument("--lr", type=float, default=5e-4)
+    m.add_argument("--batch", type=int, default=4, help="whole frames per step, each with its own style")
+    m.add_argument("--stem-fit", type=int, default=600, help="steps fitting the cheap stem to the teacher's")
+    m.add_argument("--finish-only", action="store_true", help="export and measure the work dir's checkpoint")
+    _budget_args(m)
+    m.set_defaults(func=cmd_distill_multi)
     add_eval_parsers(sub)
+
+
+def cmd_distill_multi(args):
+    from ..train.multi import run
+    if not args.minutes:
+        raise UserError("distill-multi takes a time budget: --minutes M")
+    res = run(args.output, args.workdir or Path("runs") / args.output, args.minutes, args.out_dir, args.lr,
+              args.batch, args.stem_fit, args.threads or 2, args.resume, args.finish_only)
+    if args.json:
+        print(json.dumps(res))
+    else:
+        f = res["fidelity"]
+        print(f"{res['path']}: median {f['psnr_median']} dB, mean {f['psnr']} dB over 26 styles vs multistyle26")
+    return 0
 
 
 def cmd_distill(args):

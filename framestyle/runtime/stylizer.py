@@ -137,6 +137,8 @@ class Stylizer:
         n = int(self.info.card.get("styles", 26))
         self._style_weights = parse_style(style, n)
         self._bound.clear()
+        if self.specialised:  # a fixed graph per style (runtime.specialise): made or loaded on the next frame
+            self._sess = None
 
     def set_style_image(self, style_image: ImageLike) -> None:
         if self.info.kind != "arbitrary":
@@ -154,12 +156,22 @@ class Stylizer:
         return self._magenta
 
     @property
+    def specialised(self) -> bool:
+        """A conditional real-time student: each style runs as its own fixed int8 graph."""
+        return self.info.kind == "multi" and bool(self.info.card.get("specialise"))
+
+    @property
     def session(self):
         if self._sess is None and self.info.kind != "arbitrary":
             from .session import uint8_graph
-            self._sess = make_session(self.info.path, self.threads)  # validates the file, clear errors
+            path = self.info.path
+            if self.specialised:
+                from .specialise import specialised
+                make_session(path, 1)  # validates the shipped file first: clear errors
+                path = specialised(path, self._style_weights)
+            self._sess = make_session(path, self.threads)  # validates the file, clear errors
             try:  # fast path: uint8 in/out fused into the graph
-                self._sess = make_session(self.info.path, self.threads, uint8_graph(self.info.path))
+                self._sess = make_session(path, self.threads, uint8_graph(path))
                 self._u8 = True
             except Exception:  # unusual graph: keep the float session and convert in numpy
                 self._u8 = False
@@ -178,7 +190,7 @@ class Stylizer:
         return img
 
     def _extra(self) -> dict:
-        if self.info.kind == "multi":
+        if self.info.kind == "multi" and not self.specialised:
             return {self._extra_names[0]: self._style_weights}
         return {}
 
