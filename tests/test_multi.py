@@ -68,3 +68,29 @@ def test_stylizer_runs_each_style_on_the_byte_path_and_caches(cond_model, home_p
     st.set_style(5)
     assert np.array_equal(st.process(x), a)
     assert len(list((cache_dir() / "specialised").glob("*.onnx"))) == 2
+
+
+@pytest.mark.parametrize("style", [6, 19])
+def test_shipped_multi26_meets_its_card(style):
+    """The built-in multi26, as Stylizer runs it (specialised int8, byte path), scores what its card says for
+    this style vs multistyle26 on the held-out photos at 512 px."""
+    from framestyle.metrics.fidelity import psnr
+    from framestyle.runtime.stylizer import Stylizer
+    from framestyle.train.multi import HeldOut
+    from framestyle.zoo import get_model
+    info = get_model("multi26")
+    assert info.kind == "multi" and info.card["specialise"] and info.size_bytes < 1_000_000
+    card = next(r for r in info.card["fidelity"]["per_style"] if r["style"] == style)
+    held = HeldOut(512)
+    st = Stylizer(info, style=style)
+    got = np.mean([psnr(st.stylize(x), held.label(j, style)) for j, x in enumerate(held.imgs)])
+    assert abs(got - card["psnr"]) < 0.3, (got, card)
+
+
+def test_cli_stylize_with_a_blend(tmp_path):
+    from conftest import IMAGES, run_cli
+    out = tmp_path / "o.png"
+    res = run_cli("stylize", str(IMAGES / "home.jpg"), "-o", str(out), "--model", "multi26", "--style",
+                  "3:0.5,12:0.5", "--json")
+    assert res.returncode == 0, res.stderr
+    assert out.exists() and json.loads(res.stdout)
