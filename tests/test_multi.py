@@ -94,3 +94,12 @@ def test_cli_stylize_with_a_blend(tmp_path):
                   "3:0.5,12:0.5", "--json")
     assert res.returncode == 0, res.stderr
     assert out.exists() and json.loads(res.stdout)
+
+
+def test_distill_refuses_the_multi_net(tmp_path):
+    """multi-rt takes a style per sample: `distill` (one teacher style) refuses it in one error line."""
+    from conftest import run_cli
+    res = run_cli("distill", "--teacher", "multistyle26:3", "--arch", "multi-rt", "-o", "x", "--steps", "5",
+                  "--workdir", tmp_path / "w")
+    assert res.returncode == 2 and res.stderr.decode().strip().startswith("error:")
+    assert "distill-multi" in res.stderr.decode() and "Traceback" not in res.stderr.decode()

@@ -91,6 +91,11 @@ class MultiRT(nn.Module):
             y = torch.relu(y) if i < 2 else torch.sigmoid(y)  # sigmoid before the last shuffle (byte-exact ends)
         return F.pixel_shuffle(y, 4)
 
+    @staticmethod
+    def check_teacher(teacher) -> None:
+        from ..errors import UserError
+        raise UserError("multi-rt learns all 26 styles at once: train it with `framestyle distill-multi`")
+
     # -- starting from the teacher ------------------------------------------------------------------
 
     @torch.no_grad()
