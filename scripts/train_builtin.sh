@@ -11,8 +11,8 @@
 #   (exact), half its norms folded into conv biases, a narrower up-path (16,4 of the teacher's 16,8 channels),
 #   2500 steps, then int8 (`framestyle quantize`, calibrated on the offline photos, byte-exact ends). The float
 #   net is an intermediate (runs/NAME/out); the int8 copy ships under the plain name.
-# ember, pastel, sepia, nightblue: teacher-shaped multistyle26 students (`ms26`, 1000 steps); they become styles
-#   5/12/0/19 of the 26-style real-time student `multi26` when it ships (framestyle/zoo/catalogue.py).
+# ember, pastel, sepia, nightblue: teacher-shaped multistyle26 students (`ms26`, 1000 steps). They stay their own
+#   files: the 26-style real-time student `multi26` scores below them on their styles (docs/multi.md).
 set -euo pipefail
 STEPS=${1:-}; shift || true
 ONLY=" $* "
@@ -41,4 +41,10 @@ shaped ember     --teacher multistyle26:5
 shaped sepia     --teacher multistyle26:0
 shaped pastel    --teacher multistyle26:12
 shaped nightblue --teacher multistyle26:19
+# the real-time student for all 26 multistyle26 styles (docs/multi.md): one conditional net, a random style per
+# sample, labels made by a background process; each style is specialised to a fixed int8 graph at run time.
+# (the shipped run: --minutes 55, stopped after 8.3 minutes and resumed with --minutes 35 --resume, 2 threads)
+if want multi26; then
+  framestyle distill-multi -o multi26 --minutes 35 --stem-fit 300 --workdir runs/multi26 --out-dir "$OUT" --threads 2 --force
+fi
 python bench/catalogue.py   # docs/catalogue.md from the new cards (add --write-cards after a bench run)

@@ -158,7 +158,6 @@ def test_folded_head_norms_keep_the_function_and_leave_the_graph():
     from framestyle.export.onnx import export_onnx
     from framestyle.metrics.fidelity import psnr
     from framestyle.nets import build
-    from framestyle.nets.ms26 import fold_norms
     from framestyle.zoo.teachers import parse_style
     stats_on = [np.asarray(Image.open(IMAGES / n).convert("RGB").resize((192, 144)))
                 for n in ("aero1.jpg", "leuvenA.jpg")]
@@ -167,7 +166,7 @@ def test_folded_head_norms_keep_the_function_and_leave_the_graph():
     x = _photo()
     for fold, floor, norms_left in (("head", 38, 3 + 12), ("half", 27, 3 + 6)):
         dst = build("ms26", stem="teacher", fold=fold).eval()
-        info = fold_norms(src, dst, stats_on)
+        info = dst.fold_from(src, stats_on)
         assert info["norms_folded"] == 18 - norms_left
         same = psnr(_run(dst, x), _run(src, x))
         assert floor < same < 60, (fold, same)  # close, but not a copy

@@ -76,6 +76,12 @@ def add_parsers(sub):
     A.budget_args(g, "adain-lite0", batch=4, lr=1e-3, threads_default=1)
     g.set_defaults(func=cmd_train_adain, needs=("torch",))
 
+    m = sub.add_parser("distill-multi", help="distil all 26 multistyle26 styles into one real-time student")
+    m.add_argument("--stem-fit", type=A.nonneg_int, default=600, help="steps fitting the cheap stem to the teacher's")
+    m.add_argument("--finish-only", action="store_true", help="export and measure the work dir's checkpoint")
+    A.budget_args(m, "multi26", batch=4, lr=5e-4, threads_default=2)
+    m.set_defaults(func=cmd_distill_multi, needs=("torch",))
+
 
 def _perceptual_args(p) -> None:
     """Options of `train` and `train-paired` (feature network, crops, samples) and the training budget."""
@@ -122,6 +128,21 @@ def _style_image(path) -> None:
 
 def _print(args, res: dict, text: str) -> int:
     print(json.dumps(res, indent=2, default=str) if args.json else text)
+    return 0
+
+
+def cmd_distill_multi(args):
+    from ..train.multi import run
+    if not args.minutes:
+        raise UserError("distill-multi takes a time budget: --minutes M")
+    check_destination(args)
+    res = run(args.output, args.workdir or Path("runs") / args.output, args.minutes, args.out_dir, args.lr,
+              args.batch, args.stem_fit, args.threads or 2, args.resume, args.finish_only)
+    if args.json:
+        print(json.dumps(res))
+    else:
+        f = res["fidelity"]
+        print(f"{res['path']}: median {f['psnr_median']} dB, mean {f['psnr']} dB over 26 styles vs multistyle26")
     return 0
 
 

@@ -19,8 +19,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .ms26 import FOLDS, PLANS, fit_stem, fold_conv, norm_stats, phase_conv, phase_kernel
 from .registry import register
+from .teacher_shaped import (FOLDS, PLANS, SpaceToDepth, fit_stem, fold_pairs, phase_conv, phase_kernel,
+                             phase_stem, set_convs)
 
 STEM = ((3, 8, 9, 1), (8, 16, 3, 2), (16, 32, 3, 2))   # (in, out, kernel, stride)
 CH, BLOCKS = 32, 5
@@ -54,19 +55,6 @@ class StyleNorm(nn.Module):
         if x.shape[0] == 1 and self.phases == 1:  # one InstanceNormalization node with the style's scale/shift
             return F.instance_norm(x, weight=g.reshape(-1), bias=b.reshape(-1), eps=self.norm.eps)
         return self.norm(x) * g + b
-
-
-class SpaceToDepth(nn.Module):
-    """PixelUnshuffle(2) on RGB as a fixed one-hot 2x2 stride-2 conv: ONNX Runtime runs it ~3x faster than the
-    reshape/transpose PixelUnshuffle exports to (the transpose was ~6% of an int8 cond-mg frame)."""
-
-    def __init__(self):
-        super().__init__()
-        from ..runtime.u8ends import s2d_one_hot  # the same weights the uint8 runtime recognises
-        self.register_buffer("weight", torch.from_numpy(s2d_one_hot()))
-
-    def forward(self, x):
-        return F.conv2d(x, self.weight, stride=2)
 
 
 class Folded(nn.Module):
@@ -170,7 +158,7 @@ class MG(nn.Module):
         if self.stem_kind == "phase":
             stem["conv1"], stem["conv2"] = phase_stem(*stem["conv1"], *stem["conv2"])
         if self.stem_kind in ("teacher", "phase"):
-            _set_convs(self.stem, [stem[n] for n in ("conv1", "conv2", "conv3")])
+            set_convs(self.stem, [stem[n] for n in ("conv1", "conv2", "conv3")])
         for i, (c1, n1, c2, n2) in enumerate(self.res):
             for conv, norm, j in ((c1, n1, 1), (c2, n2, 2)):
                 base = f"transformer/residual/residual{i + 1}/conv{j}"
@@ -199,7 +187,7 @@ class MG(nn.Module):
         net.stem_kind = "phase"
         net.stem = MG(stem="phase", blocks=1).stem
         first, second = phase_stem(self.stem[0].weight, self.stem[0].bias, self.stem[2].weight, self.stem[2].bias)
-        _set_convs(net.stem, [first, second, (self.stem[4].weight, self.stem[4].bias)])
+        set_convs(net.stem, [first, second, (self.stem[4].weight, self.stem[4].bias)])
         return net.eval()
 
     @torch.no_grad()
@@ -242,50 +230,16 @@ class MG(nn.Module):
     def fold_from(self, twin: "MG", inputs) -> dict:
         """Copy `twin` (all norms) into this net, folding the norms that are `Folded` here at the average
         statistics of their inputs on `inputs` and the fixed style's scale and shift."""
-        pairs = twin.pairs()
-        stats = norm_stats(twin, [n for _, n, _ in pairs], inputs)  # hooks on StyleNorm: batch 1 skips n.norm
         self.stem.load_state_dict(twin.stem.state_dict())
         self.vec.copy_(twin.vec)
-        for (c, n, _), (c2, n2, _) in zip(pairs, self.pairs()):
-            if isinstance(n2, Folded):
-                g, b = (t.reshape(-1) for t in n.affine(twin.vec))
-                fold_conv(c2, c, stats[id(n)], n.norm.eps, g, b)
-            else:
-                c2.load_state_dict(c.state_dict())
-                n2.load_state_dict(n.state_dict())
+
+        def affine(n):
+            g, b = (t.reshape(-1) for t in n.affine(twin.vec))
+            return g, b, n.norm.eps
+        # statistics hooked on each StyleNorm (the batch-1 export path skips its inner norm)
+        fold_pairs(twin, *[[(c, n) for c, n, _ in net.pairs()] for net in (twin, self)], inputs,
+                   lambda n: isinstance(n, Folded), affine)
         return {"norms_folded": len(self.folded(self.fold))}
-
-
-@torch.no_grad()
-def _set_convs(stem: nn.Sequential, weights) -> None:
-    """Copy (weight, bias) pairs into the stem's convs, in order."""
-    for conv, (w, b) in zip([m for m in stem if isinstance(m, nn.Conv2d)], weights):
-        conv.weight.copy_(w)
-        conv.bias.copy_(b)
-
-
-def phase_stem(w0, b0, w1, b1):
-    """The teacher's first two stem convs (9x9 stride 1, then 3x3 stride 2, zero padding) on a 2x2-phase input
-    (PixelUnshuffle(2): channel c*4 + py*2 + px): a 5x5 conv whose outputs are the first conv's four phases,
-    then a 3x3 conv reading them. Same function, no full-resolution tensor."""
-    co0, ci0, k0, _ = w0.shape
-    a = torch.zeros(co0 * 4, ci0 * 4, 5, 5)
-    for py in range(2):
-        for px in range(2):
-            for ky in range(k0):
-                oy, qy = divmod(py + ky - k0 // 2, 2)
-                for kx in range(k0):
-                    ox, qx = divmod(px + kx - k0 // 2, 2)
-                    rows, cols = torch.arange(co0) * 4 + py * 2 + px, torch.arange(ci0) * 4 + qy * 2 + qx
-                    a[rows[:, None], cols[None, :], oy + 2, ox + 2] += w0[:, :, ky, kx]
-    co1, ci1 = w1.shape[:2]
-    b = torch.zeros(co1, ci1 * 4, 3, 3)
-    for ky in range(3):
-        oy, py = divmod(ky - 1, 2)
-        for kx in range(3):
-            ox, px = divmod(kx - 1, 2)
-            b[:, torch.arange(ci1) * 4 + py * 2 + px, oy + 1, ox + 1] += w1[:, :, ky, kx]
-    return (a, b0.repeat_interleave(4)), (b, b1)
 
 
 def _put_norm(norm: StyleNorm, tw: dict, base: str, keep=slice(None)) -> None:

@@ -23,18 +23,15 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .registry import register
+from .teacher_shaped import FOLDS, PLANS, fit_stem, fold_pairs, phase_conv, phase_kernel
 
 CH = 32
 HEAD = ((CH, 8, 3, 2), (8, 4, 3, 2), (4, 3, 9, 1))  # (in, out, kernel, nearest upsample before the conv)
-# where the up-path convs run: per conv (phases per side of its input, upsample, pixel shuffle after it)
-FOLDS = ("none", "head", "half", "all")  # which norms become conv biases (MS26.folded_layers)
-PLANS = {"quarter": ((1, 2, 1), (2, 2, 1), (4, 1, 4)),   # all three at 1/4 resolution
-         "half": ((1, 2, 2), (1, 2, 1), (2, 1, 2))}      # the first at 1/4, the last two at 1/2 (fewer MACs)
 
 
 class CNA(nn.Module):
     """conv (no bias) + instance/group norm + optional ReLU; reflect=True pads like the teacher.
-    MS26(fold=...) turns chosen norms into a conv bias (the norm at its average statistics, `fold_norms`)."""
+    MS26(fold=...) turns chosen norms into a conv bias (the norm at its average statistics, `fold_from`)."""
 
     def __init__(self, cin, cout, k, stride=1, act=True, reflect=False, groups_norm: Optional[int] = None, pad=None):
         super().__init__()
@@ -82,7 +79,7 @@ class MS26(nn.Module):
             self.head = nn.ModuleList([CNA(ci * fi * fi, co * (fi * up) ** 2, phase_kernel(k, fi, up), act=i < 2,
                                            groups_norm=co)
                                        for i, ((ci, co, k, _), (fi, up, _)) in enumerate(zip(HEAD, self.plan))])
-        # fold: these norms become a conv bias (their average statistics folded in, `fold_norms`)
+        # fold: these norms become a conv bias (their average statistics folded in, `fold_from`)
         self.fold = fold
         for m in self.folded_layers(fold):
             m.conv.bias = nn.Parameter(torch.zeros(m.conv.out_channels))
@@ -156,120 +153,18 @@ class MS26(nn.Module):
         if self.fold != "none":
             twin = MS26(**self.args, stem_fit=self.stem_fit)
             info = twin.start_from(teacher, inputs, progress)
-            return {**info, **fold_norms(twin, self, inputs)}
+            return {**info, **self.fold_from(twin, inputs)}
         self.load_teacher(teacher.weights)
         if self.stem_kind == "teacher":
             return {"stem_fit_steps": 0}
         ref = MS26(stem="teacher", head="teacher", blocks=1, reflect=True).load_teacher(teacher.weights).eval()
         return fit_stem(self.stem, ref.stem, inputs, self.stem_fit, progress)
 
-
-@torch.no_grad()
-def norm_stats(net: nn.Module, norms, inputs, n: int = 48, size: int = 256) -> dict:
-    """For each norm module in `norms` (InstanceNorm / GroupNorm / mgnet.StyleNorm, keyed by id): each channel's
-    mean and variance of its (first) input, averaged over `n` random `size` crops of `inputs` (uint8 HxWx3) run
-    through `net`. GroupNorm and StyleNorm pool a group's (a channel's phases') channels, as the norm does."""
-    rng = np.random.default_rng(1)
-    acc = {}
-
-    def hook(mod, args, out):
-        y = args[0]
-        g = getattr(mod, "num_groups", None) or getattr(mod, "ch", None) or y.shape[1]  # GroupNorm / StyleNorm
-        z = y.reshape(y.shape[0], g, -1)
-        rep = y.shape[1] // g
-        s = acc.setdefault(id(mod), [0.0, 0.0, 0])
-        s[0] = s[0] + z.mean(-1).repeat_interleave(rep, 1).sum(0)
-        s[1] = s[1] + z.var(-1, unbiased=False).repeat_interleave(rep, 1).sum(0)
-        s[2] += y.shape[0]
-    hooks = [m.register_forward_hook(hook) for m in norms]
-    net.eval()
-    for _ in range(n):
-        x = inputs[rng.integers(len(inputs))]
-        c = min(size, *x.shape[:2]) // 8 * 8
-        t, l = rng.integers(0, x.shape[0] - c + 1), rng.integers(0, x.shape[1] - c + 1)
-        net(torch.from_numpy(np.ascontiguousarray(x[t:t + c, l:l + c])).permute(2, 0, 1)[None].float() / 255)
-    for h in hooks:
-        h.remove()
-    return {k: (v[0] / v[2], v[1] / v[2]) for k, v in acc.items()}
-
-
-@torch.no_grad()
-def fold_conv(dst: nn.Conv2d, src: nn.Conv2d, stats, eps: float, gamma, beta) -> None:
-    """dst = src followed by its norm at fixed statistics: (src(x) - mean) / sqrt(var + eps) * gamma + beta."""
-    mu, var = stats
-    scale = gamma / torch.sqrt(var + eps)
-    dst.weight.copy_(src.weight * scale[:, None, None, None])
-    bias = src.bias if src.bias is not None else torch.zeros_like(mu)
-    dst.bias.copy_((bias - mu) * scale + beta)
-
-
-@torch.no_grad()
-def fold_norms(src: "MS26", dst: "MS26", inputs) -> dict:
-    """Copy `src` (instance norms) into `dst`, whose folded layers get the norm at its average statistics."""
-    stats = norm_stats(src, [a.norm for a in src.layers()], inputs)
-    for a, b in zip(src.layers(), dst.layers()):
-        if isinstance(b.norm, nn.Identity):
-            fold_conv(b.conv, a.conv, stats[id(a.norm)], a.norm.eps, a.norm.weight, a.norm.bias)
-        else:
-            b.load_state_dict(a.state_dict())
-    return {"norms_folded": sum(isinstance(m.norm, nn.Identity) for m in dst.layers())}
-
-
-def fit_stem(stem: nn.Module, ref: nn.Module, inputs, steps: int, progress: bool = True, batch: int = 4) -> dict:
-    """Adam on MSE between `stem(x)` and the teacher's own 1/4-resolution features `ref(x)` (random 256 crops)."""
-    from tqdm import tqdm
-    rng = np.random.default_rng(0)
-    opt = torch.optim.Adam(stem.parameters(), lr=2e-3)
-    big = [x for x in inputs if min(x.shape[:2]) >= 256] or list(inputs)
-    c = min(256, min(min(x.shape[:2]) for x in big)) // 4 * 4
-    loss = None
-    for step in tqdm(range(steps), desc="fit stem", disable=not progress):
-        xs = []
-        for _ in range(batch):
-            x = big[rng.integers(len(big))]
-            t, l = rng.integers(0, x.shape[0] - c + 1), rng.integers(0, x.shape[1] - c + 1)
-            xs.append(torch.from_numpy(np.ascontiguousarray(x[t:t + c, l:l + c])).permute(2, 0, 1).float() / 255)
-        xb = torch.stack(xs)
-        with torch.no_grad():
-            target = ref(xb)
-        for g in opt.param_groups:
-            g["lr"] = 2e-3 * (0.05 + 0.95 * (1 - step / steps))
-        loss = F.mse_loss(stem(xb), target)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    return {"stem_fit_steps": steps, "stem_fit_mse": round(float(loss.detach()), 5) if loss is not None else None}
-
-
-def _taps(k: int, f_in: int, up: int):
-    """(output phase qy, tap dy, input phase py, offset m at the conv's resolution) for one axis."""
-    h, f_out = k // 2, f_in * up
-    for qy in range(f_out):
-        for dy in range(-h, h + 1):
-            my, py = divmod((qy + dy) // up, f_in)  # the input position, relative to f_in * i
-            yield qy, dy + h, py, my
-
-
-def phase_kernel(k: int, f_in: int, up: int) -> int:
-    """Kernel size of the phase form of 'upsample by `up`, then a k x k conv' on an f_in-phase map."""
-    return 2 * max(abs(m) for *_, m in _taps(k, f_in, up)) + 1
-
-
-def phase_conv(w: torch.Tensor, f_in: int, up: int) -> torch.Tensor:
-    """Weights of one conv at the input map's resolution equal to 'nearest upsample by `up`, then conv `w`
-    (k x k)' on a map stored as f_in x f_in phases per channel (channel c*f_in^2 + py*f_in + px, as PixelShuffle);
-    the output holds (f_in*up)^2 phases per channel the same way."""
-    co, ci, k, _ = w.shape
-    f_out, ks = f_in * up, phase_kernel(k, f_in, up)
-    r = ks // 2
-    out = torch.zeros(co * f_out * f_out, ci * f_in * f_in, ks, ks)
-    taps = list(_taps(k, f_in, up))
-    for qy, ty, py, my in taps:
-        for qx, tx, px, mx in taps:
-            rows = torch.arange(co) * f_out * f_out + qy * f_out + qx
-            cols = torch.arange(ci) * f_in * f_in + py * f_in + px
-            out[rows[:, None], cols[None, :], my + r, mx + r] += w[:, :, ty, tx]
-    return out
+    def fold_from(self, twin: "MS26", inputs) -> dict:
+        """Copy `twin` (every norm live) into this net; its folded layers get the norm at average statistics."""
+        pairs = [[(m.conv, m.norm) for m in net.layers()] for net in (twin, self)]
+        k = fold_pairs(twin, *pairs, inputs, lambda n: isinstance(n, nn.Identity), lambda n: (n.weight, n.bias, n.eps))
+        return {"norms_folded": k}
 
 
 _TEACHER = {}

@@ -99,6 +99,8 @@ class Stylizer:
         n = int(self.info.card.get("styles", 26))
         self._style_weights = parse_style(style, n)
         self._bound.clear()
+        if self.specialised:  # a fixed graph per style (runtime.specialise): made or loaded on the next frame
+            self._sess = None
 
     def set_style_image(self, style_image: ImageLike) -> None:
         if self.info.kind != "arbitrary":
@@ -116,12 +118,20 @@ class Stylizer:
         return self._magenta
 
     @property
+    def specialised(self) -> bool:
+        """A conditional real-time student: each style runs as its own fixed int8 graph."""
+        return self.info.kind == "multi" and bool(self.info.card.get("specialise"))
+
+    @property
     def session(self):
         """The model's one ORT session, opened on first use: the uint8-in/out graph when the model allows it
         (the fast path), else the model as it is (frames converted in numpy; said once in a warning)."""
         if self._sess is None and self.info.kind != "arbitrary":
             path = self.info.path
             check_graph(path)  # the one model check, on the model's own graph
+            if self.specialised:  # a conditional model: this style's fixed int8 graph (made once, cached)
+                from .specialise import specialised
+                path = specialised(path, self._style_weights)
             try:
                 wrapped = uint8_graph(path)
             except Exception as exc:  # unreadable or unusual graph: make_session below names a bad file
@@ -149,7 +159,7 @@ class Stylizer:
         return img
 
     def _extra(self) -> dict:
-        if self.info.kind == "multi":
+        if self.info.kind == "multi" and not self.specialised:
             return {self._extra_names[0]: self._style_weights}
         return {}
 

@@ -1,0 +1,193 @@
+"""The real-time multi-style student: multistyle26's own net for all 26 styles, conditioned like the teacher.
+
+`MultiRT(x, style_weights)`: style_weights [26] (one-hot or a blend, as the teacher takes them) or [N, 26].
+- stem: a cheap fitted stem (one-hot space-to-depth, 3x3 conv at 1/2 resolution, 4x4 stride-2 conv, 3x3 conv at
+  1/4 resolution): the teacher's 9x9 full-resolution conv alone costs ~8 kMAC per pixel, more than a whole
+  real-time frame may. It is fitted to the teacher's own 1/4-resolution features (`fit_stem`) with every style.
+- body: the teacher's six residual blocks and weights; the first norm of each block keeps the teacher's per-style
+  gamma/beta tables (`StyleNorm`), the second is folded (`StyleAffine`).
+- head: the teacher's up-path rewritten exactly at 1/4 resolution (phases as channels, `phase_conv`), its norms
+  folded, sigmoid before the last pixel shuffle.
+A folded norm is a per-style per-channel affine a(s) * x + b(s), linear in the style weights, initialised from
+each style's average statistics. For one style every affine folds into its conv (`specialise`): a fixed graph
+of the shape of the other real-time students, which the runtime quantises once per style.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .ms26 import teacher_weights
+from .registry import register
+from .teacher_shaped import SpaceToDepth, fold_affine, norm_stats, phase_conv, phase_kernel
+
+S, CH = 26, 32
+HEAD = ((CH, 8, 3, 2), (8, 4, 3, 2), (4, 3, 9, 1))  # the teacher's up-path: (in, out, kernel, upsample)
+PLAN = ((1, 2), (2, 2), (4, 1))                     # (phases per side of the input, upsample) at 1/4 resolution
+
+
+class StyleNorm(nn.Module):
+    """Instance norm (over each channel's `phases` phase-channels) with per-style gamma/beta tables [26, C];
+    `normalize=False` makes it a folded norm: a(s) * x + b(s) without statistics (StyleAffine)."""
+
+    def __init__(self, ch: int, phases: int = 1, normalize: bool = True):
+        super().__init__()
+        self.ch, self.phases, self.normalize, self.eps = ch, phases, normalize, 1e-5
+        self.gamma = nn.Parameter(torch.ones(S, ch * phases))
+        self.beta = nn.Parameter(torch.zeros(S, ch * phases))
+
+    def forward(self, x, sw):
+        n = x.shape[0]
+        sw = sw.reshape(1, S).expand(n, S) if sw.dim() == 1 else sw
+        g, b = (sw @ self.gamma)[:, :, None, None], (sw @ self.beta)[:, :, None, None]
+        if self.normalize:
+            z = x.reshape(n, self.ch, -1)
+            mu, var = z.mean(-1, keepdim=True), z.var(-1, unbiased=False, keepdim=True)
+            x = ((z - mu) / torch.sqrt(var + self.eps)).reshape(x.shape)
+        return x * g + b
+
+
+class MultiRT(nn.Module):
+    def __init__(self, stem_fit: int = 600):
+        super().__init__()
+        self.stem_fit, self.multiple, self.cond = stem_fit, 4, True
+        self.s2d = SpaceToDepth()
+        self.stem = nn.ModuleList([nn.Conv2d(12, 16, 3, padding=1, bias=False),
+                                   nn.Conv2d(16, CH, 4, 2, padding=1, bias=False),
+                                   nn.Conv2d(CH, CH, 3, padding=1, bias=False)])
+        self.stem_norm = nn.ModuleList([StyleNorm(16, normalize=False), StyleNorm(CH, normalize=False),
+                                        StyleNorm(CH)])
+        self.res = nn.ModuleList([nn.ModuleList([nn.Conv2d(CH, CH, 3, padding=1, bias=False), StyleNorm(CH),
+                                                 nn.Conv2d(CH, CH, 3, padding=1, bias=False),
+                                                 StyleNorm(CH, normalize=False)]) for _ in range(6)])
+        self.head = nn.ModuleList()
+        self.head_norm = nn.ModuleList()
+        for (ci, co, k, _), (fi, up) in zip(HEAD, PLAN):
+            kk, p = phase_kernel(k, fi, up), (fi * up) ** 2
+            self.head.append(nn.Conv2d(ci * fi * fi, co * p, kk, padding=kk // 2, bias=False))
+            self.head_norm.append(StyleNorm(co, p, normalize=False))
+
+    def pairs(self):
+        """(conv, its StyleNorm) in order: stem, body, head."""
+        return (list(zip(self.stem, self.stem_norm)) + [(b[j], b[j + 1]) for b in self.res for j in (0, 2)]
+                + list(zip(self.head, self.head_norm)))
+
+    def features(self, x, sw):
+        """The stem's 1/4-resolution features (what `fit_stem` matches to the teacher's)."""
+        y = self.s2d(x)
+        for conv, norm in zip(self.stem, self.stem_norm):
+            y = torch.relu(norm(conv(y), sw))
+        return y
+
+    def forward(self, x, style_weights):
+        sw = style_weights
+        y = self.features(x, sw)
+        for c1, n1, c2, n2 in self.res:
+            y = y + n2(c2(torch.relu(n1(c1(y), sw))), sw)
+        for i, (conv, norm) in enumerate(zip(self.head, self.head_norm)):
+            y = norm(conv(y), sw)
+            y = torch.relu(y) if i < 2 else torch.sigmoid(y)  # sigmoid before the last shuffle (byte-exact ends)
+        return F.pixel_shuffle(y, 4)
+
+    @staticmethod
+    def check_teacher(teacher) -> None:
+        from ..errors import UserError
+        raise UserError("multi-rt learns all 26 styles at once: train it with `framestyle distill-multi`")
+
+    # -- starting from the teacher ------------------------------------------------------------------
+
+    @torch.no_grad()
+    def load_teacher(self) -> "MultiRT":
+        """The teacher's body and phase-form head weights; every norm (even the ones to fold) as the teacher's
+        instance norm with its gamma/beta tables (`normalize=True`), so the net is the teacher but for the stem."""
+        tw = teacher_weights()
+        names = [None, "contract.1", "contract.2"] + [f"res.{i}.{j}" for i in range(6) for j in (0, 1)] + \
+            [f"expand.{i}" for i in range(3)]
+        for (conv, norm), name in zip(self.pairs(), names):
+            norm.normalize = True
+            if name is None:  # the fitted stem's first (16-channel) layer has no teacher counterpart
+                continue
+            norm.gamma.copy_(tw[name + ".norm.gamma"].repeat_interleave(norm.phases, 1))
+            norm.beta.copy_(tw[name + ".norm.beta"].repeat_interleave(norm.phases, 1))
+            if name.startswith("res"):
+                conv.weight.copy_(tw[name + ".w"])
+        for conv, (fi, up), i in zip(self.head, PLAN, range(3)):
+            conv.weight.copy_(phase_conv(tw[f"expand.{i}.w"], fi, up))
+        return self
+
+    @torch.no_grad()
+    def fold(self, inputs, n: int = 6, size: int = 256) -> dict:
+        """Turn the norms to fold into per-style affines at each style's average statistics (n crops per style)."""
+        folds = [self.stem_norm[0], self.stem_norm[1]] + [b[3] for b in self.res] + list(self.head_norm)
+        self.eval()
+        for s in range(S):  # one-hot style s reads (and changes) row s of the tables only
+            sw = torch.eye(S)[s]
+            stats = norm_stats(self, folds, inputs, n=n, size=size, run=lambda x: self(x, sw))
+            for m in folds:
+                m.gamma[s], m.beta[s] = fold_affine(stats[id(m)], m.eps, m.gamma[s], m.beta[s])
+        for m in folds:
+            m.normalize = False
+        return {"norms_folded": len(folds), "fold_crops_per_style": n}
+
+    @torch.no_grad()
+    def specialise(self, style_weights) -> "FixedRT":
+        """The fixed one-style net: every affine folded into its conv, the norms' gamma/beta at this style."""
+        sw = torch.as_tensor(np.asarray(style_weights, np.float32)).reshape(S)
+        return FixedRT(self, sw)
+
+
+class FixedRT(nn.Module):
+    """MultiRT at one style: convs with biases, instance norms with fixed scale/shift (batch 1 export)."""
+
+    def __init__(self, net: MultiRT, sw: torch.Tensor):
+        super().__init__()
+        self.multiple = 4
+        self.s2d = SpaceToDepth()
+        self.convs, self.norms = nn.ModuleList(), nn.ModuleList()
+        for conv, norm in net.pairs():
+            g, b = sw @ norm.gamma, sw @ norm.beta
+            c = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
+                          bias=not norm.normalize)
+            if norm.normalize:
+                c.weight.data.copy_(conv.weight)
+                n = nn.InstanceNorm2d(norm.ch, affine=True, eps=norm.eps)
+                n.weight.data.copy_(g)
+                n.bias.data.copy_(b)
+            else:
+                c.weight.data.copy_(conv.weight * g[:, None, None, None])
+                c.bias.data.copy_(b)
+                n = nn.Identity()
+            self.convs.append(c)
+            self.norms.append(n)
+
+    def forward(self, x):
+        y = self.s2d(x)
+        act = lambda i, v: torch.relu(self.norms[i](self.convs[i](v)))  # noqa: E731
+        for i in range(3):
+            y = act(i, y)
+        for b in range(6):
+            i = 3 + 2 * b
+            y = y + self.norms[i + 1](self.convs[i + 1](act(i, y)))
+        for k in range(3):
+            i = 15 + k
+            y = self.convs[i](y)
+            y = torch.relu(y) if k < 2 else torch.sigmoid(y)
+        return F.pixel_shuffle(y, 4)
+
+
+def teacher_stem(x: torch.Tensor, sw: torch.Tensor) -> torch.Tensor:
+    """multistyle26's own stem (reflect padding, conditional instance norms) at per-sample style weights [N, 26]."""
+    tw = teacher_weights()
+    y = x
+    for i, (k, s) in enumerate(((9, 1), (3, 2), (3, 2))):
+        y = F.conv2d(F.pad(y, [k // 2] * 4, mode="reflect"), tw[f"contract.{i}.w"], stride=s)
+        g, b = sw @ tw[f"contract.{i}.norm.gamma"], sw @ tw[f"contract.{i}.norm.beta"]
+        y = torch.relu(F.instance_norm(y) * g[:, :, None, None] + b[:, :, None, None])
+    return y
+
+
+@register("multi-rt")
+def multi_rt(stem_fit: int = 600):
+    return MultiRT(stem_fit=int(stem_fit))
