@@ -52,9 +52,14 @@ def world(tmp_path_factory):
     import cv2
     vw = cv2.VideoWriter(str(w / "zero.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 25, (64, 64))
     vw.release()
-    from framestyle.zoo import get_model
-    shutil.copy(get_model("ember").path, w / "m.onnx")
-    shutil.copy(get_model("ember").path.with_suffix(".json"), w / "m.json")  # its card: a student
+    import torch
+    from framestyle.export.onnx import export_onnx
+    from framestyle.nets import build
+    from framestyle.zoo.card import ModelCard, save_card
+    torch.manual_seed(0)  # a small float student with its card: every shrink/export command can rebuild it
+    kw = {"alpha": 1.0, "blocks": 6}  # ~180 KB: more than the 64 KB disk of test_disk_full
+    export_onnx(build("fast", **kw), w / "m.onnx", multiple=4)
+    save_card(w / "m.onnx", ModelCard(name="m", kind="fixed", arch="fast", arch_kwargs=kw, teacher="multistyle26:7"))
     return w
 
 
