@@ -21,10 +21,8 @@ class Entry:
     use: str = ""                 # what it is for
 
 
-# When the 26-style student `multi26` ships, its four named styles become one-line changes here:
-#   Entry("ember", "multi26", "5", ...), Entry("pastel", "multi26", "12", ...),
-#   Entry("sepia", "multi26", "0", ...), Entry("nightblue", "multi26", "19", ...)
-# and ember/pastel/sepia/nightblue.onnx (+ .json) leave framestyle/zoo/builtin.
+# ember/pastel/sepia/nightblue are also styles 5/12/0/19 of `multi26`; they keep their own files while those
+# score higher against the teacher (docs/multi.md). Pointing one at multi26 is one line: Entry("ember", "multi26", "5").
 ENTRIES = (
     Entry("starry", "starry", use="the default: photos, video, live and the web page (Starry Night)"),
     Entry("graffiti", "graffiti", use="bold street-art colours (graf1)"),
@@ -32,6 +30,8 @@ ENTRIES = (
     Entry("pastel", "pastel", use="soft pastel (multistyle26 style 12)"),
     Entry("sepia", "sepia", use="brown ink wash (multistyle26 style 0)"),
     Entry("nightblue", "nightblue", use="dark blue night (multistyle26 style 19)"),
+    Entry("multi26", "multi26", use="all 26 styles of the peer's gallery and their blends, real time: --style 7 "
+                                    "or --style 3:0.5,12:0.5"),
     Entry("arbitrary", "arbitrary", use="any painting in real time: --style-image (the `student` method)"),
     Entry("adain-lite0", "adain-lite0", use="any painting, with a style/photo mix: --method adain --alpha"),
 )
