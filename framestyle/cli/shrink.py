@@ -25,21 +25,22 @@ def add_parsers(sub):
     p = sub.add_parser("prune", help="remove internal channels of a fast student, fine-tune from the original")
     p.add_argument("model", help="zoo name or .onnx path of a framestyle student (fast family)")
     p.add_argument("--ratio", type=A.float_in(0.0, 1.0, lo_open=True, hi_open=True), required=True, help="fraction of body channels to remove, e.g. 0.5")
-    p.add_argument("--steps", type=A.nonneg_int, default=300, help="distillation fine-tune steps (default 300)")
-    p.add_argument("--lr", type=A.learning_rate, default=1e-3)
-    p.add_argument("-o", "--output", required=True, type=A.model_name, help="name of the new model")
-    p.add_argument("--force", action="store_true", help="replace an existing model of that name")
-    p.add_argument("--json", action="store_true")
+    _finetune_args(p, 300, "distillation fine-tune steps")
     p.set_defaults(func=cmd_prune, needs=("torch", "skimage"))
 
     b = sub.add_parser("binarize", help="binary-weight (sign x scale) student trained from the float one")
     b.add_argument("model", help="zoo name or .onnx path of a framestyle student")
-    b.add_argument("--steps", type=A.nonneg_int, default=400, help="straight-through fine-tune steps (default 400)")
-    b.add_argument("--lr", type=A.learning_rate, default=1e-3)
-    b.add_argument("-o", "--output", required=True, type=A.model_name, help="name of the new model")
-    b.add_argument("--force", action="store_true", help="replace an existing model of that name")
-    b.add_argument("--json", action="store_true")
+    _finetune_args(b, 400, "straight-through fine-tune steps")
     b.set_defaults(func=cmd_binarize, needs=("torch", "skimage"))
+
+
+def _finetune_args(p, steps: int, what: str) -> None:
+    """prune/binarize: the fine-tune budget and the new model's name."""
+    p.add_argument("--steps", type=A.nonneg_int, default=steps, help=f"{what} (default {steps})")
+    p.add_argument("--lr", type=A.learning_rate, default=1e-3)
+    p.add_argument("-o", "--output", required=True, type=A.model_name, help="name of the new model")
+    p.add_argument("--force", action="store_true", help="replace an existing model of that name")
+    p.add_argument("--json", action="store_true")
 
 
 def _quantize_needs(args) -> list:

@@ -170,6 +170,17 @@ def create_app(config: WebConfig) -> FastAPI:
     app = FastAPI(title="framestyle", version="0.1.0", docs_url=None, redoc_url=None, lifespan=lifespan,
                   description="Real-time neural style transfer on a CPU. Errors are JSON {\"error\": \"...\"}.")
     app.state.config, app.state.pool = config, pool
+
+    async def pooled(what: str, job, *args):
+        """Run a job on the worker pool; busy, slow and bad-input outcomes become JSON errors (429/504/400)."""
+        try:
+            return await pool.run(job, *args, timeout=config.timeout)
+        except Busy as exc:
+            raise HTTPError(429, str(exc), {"Retry-After": str(exc.retry_after)}) from None
+        except asyncio.TimeoutError:
+            raise HTTPError(504, f"{what} took longer than {config.timeout:g} s") from None
+        except UserError as exc:
+            raise HTTPError(400, str(exc)) from None
     app.add_middleware(BodyLimit, limit=2 * config.max_upload_bytes + 256 * 1024, body_timeout=config.timeout)
     app.add_middleware(CrossOriginIsolated)
     app.add_middleware(InFlightLimit, limit=config.max_in_flight)  # outermost: counts every request
@@ -251,14 +262,7 @@ def create_app(config: WebConfig) -> FastAPI:
         check_image_bytes(data, style_image.content_type, "style_image", config.max_upload_bytes,
                           config.max_pixels)
         t0 = time.perf_counter()
-        try:
-            vec = await pool.run(style_vector_job, data, timeout=config.timeout)
-        except Busy as exc:
-            raise HTTPError(429, str(exc), {"Retry-After": str(exc.retry_after)}) from None
-        except asyncio.TimeoutError:
-            raise HTTPError(504, f"the style vector took longer than {config.timeout:g} s") from None
-        except UserError as exc:
-            raise HTTPError(400, str(exc)) from None
+        vec = await pooled("the style vector", style_vector_job, data)
         return {"vector": vec, "ms": round((time.perf_counter() - t0) * 1000, 1)}
 
     @app.post("/api/stylize", summary="stylise one image", response_class=Response,
@@ -288,15 +292,8 @@ def create_app(config: WebConfig) -> FastAPI:
             check_image_bytes(style_data, style_image.content_type, "style_image", config.max_upload_bytes,
                               config.max_pixels)
         m = resolve(model, method, style_data is not None)
-        try:
-            out = await pool.run(stylize_job, m.name, data, style_data, style, strength, preserve_color, format,
-                                 timeout=config.timeout)
-        except Busy as exc:
-            raise HTTPError(429, str(exc), {"Retry-After": str(exc.retry_after)}) from None
-        except asyncio.TimeoutError:
-            raise HTTPError(504, f"stylisation took longer than {config.timeout:g} s") from None
-        except UserError as exc:
-            raise HTTPError(400, str(exc)) from None
+        out = await pooled("stylisation", stylize_job, m.name, data, style_data, style, strength, preserve_color,
+                           format)
         return Response(out, media_type=f"image/{format}",
                         headers={"Content-Disposition": f'inline; filename="stylized.{"png" if format == "png" else "jpg"}"'})
 
