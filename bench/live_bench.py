@@ -97,9 +97,10 @@ def overlap_table(args, clip: Path) -> tuple:
                         "flow_ms_p50": _median(rs, "flow_ms_p50"), "blend_ms_p50": _median(rs, "blend_ms_p50"),
                         "frames_in": sum(x["frames_in"] for x in rs), "frames_out": sum(x["frames_out"] for x in rs),
                         "dropped": sum(x["dropped"] for x in rs), "in_flight": sum(x["in_flight"] for x in rs)}
-        row["plain_vs_model"] = round(row["plain"]["fps"] / m["fps"], 2)
+        row["plain_vs_model"] = round(row["plain"]["fps"] * m["ms_median"] / 1000, 2)
         row["stabilised_vs_plain"] = round(row["stabilised"]["fps"] / max(row["plain"]["fps"], 1e-9), 2)
-        row["x_peer_delivered"] = {k: round(row[k]["fps"] / peer_s["fps"], 1) for k in ("plain", "stabilised")}
+        row["x_peer_delivered"] = {k: round(row[k]["fps"] * peer_s["ms_median"] / 1000, 1)
+                                   for k in ("plain", "stabilised")}
         rows.append(row)
     head = ["model", "model only ms (FPS)", "delivered FPS", "delivered / model", "delivered FPS, stabilised",
             "stabilised / plain", "x peer (plain / stabilised)", "flow + blend ms (own threads)", "latency p50 ms"]
@@ -180,6 +181,9 @@ def main():
     else:
         old = out.read_text() if out.exists() else ""
         temporal = old[old.index(TEMPORAL_HEADER):] if TEMPORAL_HEADER in old else ""
+        note = "(Kept from an earlier run, see its command; `--temporal` regenerates it.)\n\n"
+        if temporal and note not in temporal:
+            temporal = temporal.replace(TEMPORAL_HEADER + "\n\n", TEMPORAL_HEADER + "\n\n" + note, 1)
     counters = "\n".join(f"- `{k}`: {v}" for k, v in COUNTERS.items())
     md = f"""# Live pipeline and temporal stabiliser benchmark
 
