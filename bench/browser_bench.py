@@ -213,7 +213,7 @@ def main() -> None:
     if not a.no_float:
         twin = f"{DEFAULT_MODEL}-float"
         float_twin(get_model(DEFAULT_MODEL).path, home / "twin.onnx")
-        add_user_model(home / "twin.onnx", twin, {**get_model(DEFAULT_MODEL).card, "description": "float twin"})
+        add_user_model(home / "twin.onnx", twin, {**get_model(DEFAULT_MODEL).card.to_json(), "description": "float twin"})
         models.insert(1, ("default-float", twin, False))
     sizes = a.sizes.split(",")
     rows, profiles = [], []
