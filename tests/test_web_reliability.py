@@ -151,21 +151,22 @@ def test_a_model_that_is_not_an_image_model_is_a_4xx(served):
     assert "/" not in r.json()["error"].split(":")[1]  # names the file, not the server's folders
 
 
-def test_a_model_that_breaks_at_run_time_ends_the_websocket_cleanly(served):
-    """A grey-output model passes today's load check; the session must not die silently when it fails."""
+def test_a_model_with_a_grey_output_is_refused_on_load(served):
+    """A grey-output model fails the shared model check: the WebSocket closes with 1008 (after an error message
+    when the client got one in), the HTTP API answers 400, and the server keeps serving."""
     url, _ = served
-    with connect(ws_url(url, model="bad-grey"), open_timeout=10) as ws:
-        ws.send(jpeg_bytes(64, 48))
-        msg = json.loads(ws.recv(timeout=90))
-        assert "error" in msg, msg
-        try:
+    got = []
+    with pytest.raises(ConnectionClosed):
+        with connect(ws_url(url, model="bad-grey"), open_timeout=10) as ws:
+            ws.send(jpeg_bytes(64, 48))
+            got.append(json.loads(ws.recv(timeout=90)))
             ws.recv(timeout=60)
-        except ConnectionClosed:
-            pass
-        assert ws.close_code in (1008, 1011), ws.close_code
+    assert all("error" in m for m in got), got
+    assert ws.close_code == 1008, ws.close_code
     r = httpx.post(url + "/api/stylize", files={"image": ("a.jpg", jpeg_bytes(64, 48), "image/jpeg")},
                    data={"model": "bad-grey"}, timeout=30)
-    assert 400 <= r.status_code < 600 and "error" in r.json()
+    assert r.status_code == 400 and "error" in r.json(), r.text
+    assert httpx.get(url + "/api/health", timeout=10).status_code == 200
 
 
 def test_the_guard_also_holds_on_uvicorns_h11_protocol():

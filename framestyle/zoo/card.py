@@ -16,7 +16,7 @@ from typing import Any, Optional
 from ..errors import UserError
 
 KINDS = ("fixed", "multi", "arbitrary")
-SPEED_CLASSES = ("real time", "interactive", "slow")  # >= 24 FPS at 1280x720, >= 8 FPS, below
+SPEED_CLASSES = ("real time", "interactive", "slow")  # >= 6x, >= 2x the peer at 1280x720, below
 
 
 class CardError(UserError):

@@ -37,5 +37,5 @@ def table(models) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1] for r in rows]
     lines.insert(1, "-" * min(120, max(len(x) for x in lines)))
     lines.append("* the default (Stylizer(), stylize, batch, video, live, the web page). Speed class at "
-                 "1280x720 from the card: real time >= 24 FPS, interactive >= 8, slow below.")
+                 "1280x720 from the card: real time >= 6x the peer in the same bench run, interactive >= 2x.")
     return "\n".join(lines)
