@@ -117,67 +117,56 @@ def run_live(source: Source, stylizer, sink: Sink, stabilizer=None, duration: Op
         finally:
             put(q_in, _END, stop)
 
-    def model():
-        try:
-            while True:
-                item = get(q_in, stop, [reader])
-                if item is _END:
-                    break
-                frame, t = item
-                if stabilizer is not None and not put(q_flow, frame, stop):
-                    counts.add("held")
-                    return
-                t1 = time.perf_counter()
-                out = stylizer.process(frame).copy()
-                model_ms.append(1000 * (time.perf_counter() - t1))
-                if not put(q_styled, (out, t), stop):
-                    counts.add("held")
-                    return
-        finally:
-            put(q_flow, _END, stop)
-            put(q_styled, _END, stop)
+    def held() -> bool:  # a stage stopped while handing on a frame
+        counts.add("held")
+        return False
 
-    def motion():
-        try:
-            while True:
-                frame = get(q_flow, stop, [styler])
-                if frame is _END:
-                    break
-                t1 = time.perf_counter()
-                m = stabilizer.motion(frame)
-                flow_ms.append(1000 * (time.perf_counter() - t1))
-                if not put(q_motion, m, stop):
-                    return
-        finally:
-            put(q_motion, _END, stop)
+    def model_step(item) -> bool:
+        frame, t = item
+        if stabilizer is not None and not put(q_flow, frame, stop):
+            return held()
+        t1 = time.perf_counter()
+        out = stylizer.process(frame).copy()
+        model_ms.append(1000 * (time.perf_counter() - t1))
+        return put(q_styled, (out, t), stop) or held()
 
-    def blend():
-        try:
-            while True:
-                item = get(q_styled, stop, [styler])
-                if item is _END:
-                    break
-                out, t = item
-                if stabilizer is not None:
-                    m = get(q_motion, stop, [mover])
-                    if m is _END:
-                        counts.add("held")
+    def motion_step(frame) -> bool:
+        t1 = time.perf_counter()
+        m = stabilizer.motion(frame)
+        flow_ms.append(1000 * (time.perf_counter() - t1))
+        return put(q_motion, m, stop)
+
+    def blend_step(item) -> bool:
+        out, t = item
+        if stabilizer is not None:
+            m = get(q_motion, stop, [mover])
+            if m is _END:
+                return held()
+            t1 = time.perf_counter()
+            out = stabilizer.blend(out, m)
+            blend_ms.append(1000 * (time.perf_counter() - t1))
+        if live:
+            put_latest(q_out, (out, t), counts, "late")
+            return True
+        return put(q_out, (out, t), stop) or held()
+
+    def stage(q_from, upstream, step, outs):
+        """One thread's loop: take from q_from until the end mark (or `step` says stop), then pass the end on."""
+        def loop():
+            try:
+                while True:
+                    item = get(q_from, stop, upstream)
+                    if item is _END or not step(item):
                         break
-                    t1 = time.perf_counter()
-                    out = stabilizer.blend(out, m)
-                    blend_ms.append(1000 * (time.perf_counter() - t1))
-                if live:
-                    put_latest(q_out, (out, t), counts, "late")
-                elif not put(q_out, (out, t), stop):
-                    counts.add("held")
-                    return
-        finally:
-            put(q_out, _END, stop)
+            finally:
+                for q in outs:
+                    put(q, _END, stop)
+        return loop
 
     reader = _Worker(capture, "live-capture")
-    styler = _Worker(model, "live-model")
-    mover = _Worker(motion, "live-motion")
-    blender = _Worker(blend, "live-blend")
+    styler = _Worker(stage(q_in, [reader], model_step, [q_flow, q_styled]), "live-model")
+    mover = _Worker(stage(q_flow, [styler], motion_step, [q_motion]), "live-motion")
+    blender = _Worker(stage(q_styled, [styler], blend_step, [q_out]), "live-blend")
     workers = [reader, styler, blender] + ([mover] if stabilizer is not None else [])
     latencies = []
     t_out = []
