@@ -106,9 +106,9 @@ def render(models, bench: dict, source: str) -> str:
                      f"{_cell(sp, 1280, 720)} | {sp.get('class') or '-'} | {_commands(m)} |")
     pr = [f"{k}: {r['ms_median']:.1f} ms ({r['fps']:.1f} FPS)" for k, r in peer.items() if r]
     lines += ["", f"The peer in this run: {'; '.join(pr) or 'not in this run'}.", "",
-              "The named styles `ember`, `pastel`, `sepia`, `nightblue` are the teacher-shaped students today; when "
-              "the 26-style real-time student `multi26` ships they become its styles 5/12/0/19 (one line each in "
-              "`framestyle/zoo/catalogue.py`), and this table gains all 26 styles.", ""]
+              "The named styles `ember`, `pastel`, `sepia`, `nightblue` are also styles 5/12/0/19 of `multi26`; "
+              "they keep their own teacher-shaped files while those score higher against the teacher "
+              "([multi.md](multi.md)). Pointing one at `multi26` is one line in `framestyle/zoo/catalogue.py`.", ""]
     return "\n".join(lines)
 
 
