@@ -117,7 +117,10 @@ def specialised(path, sw, int8: bool = True) -> Path:
     if not int8:
         return float_path
     from ..shrink.quantize import quantize_file
-    quantize_file(float_path, out, "int8", calib=_calibration(), multiple=4)
+    import contextlib
+    import io
+    with contextlib.redirect_stderr(io.StringIO()):  # ORT's calibration progress: not for a stylise run's user
+        quantize_file(float_path, out, "int8", calib=_calibration(), multiple=4)
     float_path.unlink(missing_ok=True)
     onnx.checker.check_model(str(out))
     return out
