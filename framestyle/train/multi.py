@@ -6,11 +6,10 @@ writes chunks to WORKDIR/labels while the trainer fits the stem and then trains;
 labels in memory and reuses them. Checkpoints every `eval_every` steps; `resume=True` continues a run (its
 labels on disk are reused).
 
-    python -m framestyle.train.multi -o multi26 --minutes 50 --workdir runs/multi26
+    framestyle distill-multi -o multi26 --minutes 50 --workdir runs/multi26
 """
 from __future__ import annotations
 
-import argparse
 import multiprocessing as mp
 import os
 import time
@@ -136,6 +135,7 @@ class HeldOut:
     def psnr(self, net, styles) -> dict:
         import torch
         import torch.nn.functional as F
+        from ..metrics.fidelity import psnr
         net.eval()
         out = {}
         with torch.no_grad():
@@ -148,8 +148,7 @@ class HeldOut:
                     t = F.pad(t, (0, (-w) % 4, 0, (-h) % 4), mode="reflect")
                     o = net(t, sw)[0, :, :h, :w].permute(1, 2, 0).numpy()
                     o = (np.clip(o, 0, 1) * 255 + 0.5).astype(np.uint8)  # as the runtime rounds
-                    mse = np.mean((o.astype(np.float32) - self.label(j, s)) ** 2) / 255 ** 2
-                    vals.append(10 * np.log10(1 / max(mse, 1e-10)))
+                    vals.append(psnr(o, self.label(j, s)))
                 out[s] = float(np.mean(vals))
         net.train()
         return out
@@ -308,16 +307,16 @@ def finish(workdir: Path, name: str, out_dir: Path, command: str, info: dict) ->
     """Export the checkpoint as NAME.onnx (the conditional float model) with its card, fidelity measured."""
     import hashlib
     import torch
-    from ..imageio import atomic_write_json
     from ..nets.multi import MultiRT
-    from .data import held_out_images
+    from ..zoo.card import save_card
+    from .data import default_sources, held_out_images
     st = torch.load(workdir / "checkpoint.pt", map_location="cpu", weights_only=False)
     net = MultiRT()
     net.load_state_dict(st["model"])
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{name}.onnx"
     check = export_multi(net, path)
-    sources = __import__("framestyle.train.data", fromlist=["x"]).default_sources()
+    sources = default_sources()
     card = {
         "name": name, "kind": "multi", "teacher": "multistyle26", "arch": "multi-rt", "styles": S,
         "specialise": True,
@@ -330,15 +329,15 @@ def finish(workdir: Path, name: str, out_dir: Path, command: str, info: dict) ->
         "training": {"command": command, "method": "distillation from multistyle26 (pixel MSE + gradient MSE), a "
                      "random style per sample (75% one-hot, 25% two-style blends), whole frames 384x512 / 288x384",
                      "steps": st["step"], "minutes": round(st["elapsed"] / 60, 1), "start": st.get("start", {}),
-                     "eval_history": st.get("history", []), "lr": 5e-4, "batch": 4,
+                     "eval_history": st.get("history", []),
                      "data": {"sources": sources, "names_sha256": hashlib.sha256(
                          "\n".join(sources).encode()).hexdigest()[:12],
                          "held_out": [p.name for p in held_out_images()]}, **info},
         "export": check, "created": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
-    atomic_write_json(path.with_suffix(".json"), card)
+    save_card(path, card)  # the one typed card (validated); fidelity is measured through it
     card["fidelity"] = fidelity(path)
-    atomic_write_json(path.with_suffix(".json"), card)
+    save_card(path, card)
     return path
 
 
@@ -347,32 +346,12 @@ def run(name: str, workdir: Path, minutes: float, out_dir=None, lr: float = 5e-4
     """Train (unless `finish_only`), then export NAME.onnx + card into `out_dir` (default: the user zoo)."""
     from ..paths import user_models_dir
     from .loop import command_line
-    info = {}
+    from ..zoo.card import load_card
+    info = {"lr": lr, "batch": batch}
     if not finish_only:
         res = train(name, Path(workdir), minutes, lr, batch, stem_fit, threads=threads, resume=resume)
-        info = {k: res[k] for k in ("images", "labels")}
+        info.update({k: res[k] for k in ("images", "labels")})
     path = finish(Path(workdir), name, Path(out_dir) if out_dir else user_models_dir(), command_line(), info)
-    card = __import__("json").loads(path.with_suffix(".json").read_text())
-    return {"name": name, "path": str(path), "fidelity": {k: v for k, v in card["fidelity"].items()
-                                                          if k != "per_style"}}
+    fid = load_card(path).fidelity
+    return {"name": name, "path": str(path), "fidelity": {k: v for k, v in fid.items() if k != "per_style"}}
 
-
-def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("-o", "--name", default="multi26")
-    ap.add_argument("--workdir", type=Path, required=True)
-    ap.add_argument("--minutes", type=float, required=True)
-    ap.add_argument("--lr", type=float, default=5e-4)
-    ap.add_argument("--batch", type=int, default=4)
-    ap.add_argument("--stem-fit", type=int, default=600)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--resume", action="store_true")
-    ap.add_argument("--out-dir", type=Path, help="where NAME.onnx and its card go (default: the user zoo)")
-    ap.add_argument("--finish-only", action="store_true", help="export and measure the run's checkpoint")
-    a = ap.parse_args(argv)
-    print(run(a.name, a.workdir, a.minutes, a.out_dir, a.lr, a.batch, a.stem_fit, a.threads, a.resume,
-              a.finish_only))
-
-
-if __name__ == "__main__":
-    main()
