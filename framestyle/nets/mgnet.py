@@ -194,17 +194,13 @@ class MG(nn.Module):
     def load_onnx(self, path) -> "MG":
         """Weights from an ONNX file this net exported (initializers named like the state dict; cond-mg)."""
         import onnx
-        from onnx import numpy_helper
-        g = onnx.load(str(path)).graph
-        init = {i.name: i for i in g.initializer}
-        for n in g.node:  # equal tensors are exported once, the others as Identity of it
-            if n.op_type == "Identity" and n.input[0] in init:
-                init.setdefault(n.output[0], init[n.input[0]])
+        from ..zoo.onnx_surgery import named_weights
+        init = named_weights(onnx.load(str(path)).graph)
         state = self.state_dict()
         missing = [k for k in state if k not in init]
         if missing:
             raise ValueError(f"{path}: not an export of this net (missing {missing[:3]})")
-        self.load_state_dict({k: torch.from_numpy(numpy_helper.to_array(init[k]).copy()) for k in state})
+        self.load_state_dict({k: torch.from_numpy(init[k].copy()) for k in state})
         return self
 
     def check_teacher(self, teacher) -> None:

@@ -27,13 +27,8 @@ LAYERS = ([("stem.0", "stem_norm.0", 1, 1, False), ("stem.1", "stem_norm.1", 2, 
 def onnx_weights(path) -> dict:
     """The conditional model's initializers by name (Identity aliases of shared tensors resolved)."""
     import onnx
-    from onnx import numpy_helper
-    g = onnx.load(str(path)).graph
-    init = {i.name: numpy_helper.to_array(i) for i in g.initializer}
-    for n in g.node:
-        if n.op_type == "Identity" and n.input[0] in init:
-            init.setdefault(n.output[0], init[n.input[0]])
-    return init
+    from ..zoo.onnx_surgery import named_weights
+    return named_weights(onnx.load(str(path)).graph)
 
 
 def fixed_graph(w: dict, sw: np.ndarray):

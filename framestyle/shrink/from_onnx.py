@@ -28,8 +28,8 @@ def torch_from_onnx(model: Union[str, Path, ModelInfo], check: bool = True, tol:
     """Return (net, info): the student as an eval-mode PyTorch module with the ONNX weights."""
     import onnx
     import torch
-    from onnx import numpy_helper
     from ..nets import build
+    from ..zoo.onnx_surgery import named_weights
     info = load_info(model)
     arch = info.card.get("arch")
     if not arch:
@@ -40,10 +40,7 @@ def torch_from_onnx(model: Union[str, Path, ModelInfo], check: bool = True, tol:
         graph = onnx.load(str(info.path)).graph
     except Exception as exc:
         raise UserError(f"{info.path}: cannot read ONNX ({exc})") from None
-    inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
-    for node in graph.node:  # the exporter de-duplicates equal weights as Identity(initializer)
-        if node.op_type == "Identity" and node.input[0] in inits:
-            inits[node.output[0]] = inits[node.input[0]]
+    inits = named_weights(graph)
     state = net.state_dict()
     new, used = {}, set()
     for k, v in state.items():

@@ -18,6 +18,16 @@ def _initializers(graph: onnx.GraphProto) -> Dict[str, onnx.TensorProto]:
     return {t.name: t for t in graph.initializer}
 
 
+def named_weights(graph: onnx.GraphProto) -> Dict[str, np.ndarray]:
+    """Initializers by name as arrays; the exporter de-duplicates equal tensors as Identity(initializer), so
+    those outputs are named too."""
+    out = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    for n in graph.node:
+        if n.op_type == "Identity" and n.input[0] in out:
+            out.setdefault(n.output[0], out[n.input[0]])
+    return out
+
+
 def _consumers(graph: onnx.GraphProto) -> Dict[str, List[onnx.NodeProto]]:
     out: Dict[str, List[onnx.NodeProto]] = {}
     for node in graph.node:
