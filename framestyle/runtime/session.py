@@ -16,14 +16,20 @@ def default_threads() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-def make_session(path, threads: Optional[int] = None, model_bytes: Optional[bytes] = None):
-    """An ORT session for `path` (or for `model_bytes`, a rewritten version of it; errors still name `path`)."""
-    import onnxruntime as ort
+def _model_file(path) -> Path:
+    """The model file as a Path; UserError when it is missing or empty."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"model file not found: {path}")
     if path.stat().st_size == 0:
         raise UserError(f"{path}: empty model file (0 bytes)")
+    return path
+
+
+def make_session(path, threads: Optional[int] = None, model_bytes: Optional[bytes] = None):
+    """An ORT session for `path` (or for `model_bytes`, a rewritten version of it; errors still name `path`)."""
+    import onnxruntime as ort
+    path = _model_file(path)
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
     opts.intra_op_num_threads = threads or default_threads()
@@ -86,11 +92,7 @@ def check_graph(path) -> None:
     from types import SimpleNamespace
 
     import onnx
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"model file not found: {path}")
-    if path.stat().st_size == 0:
-        raise UserError(f"{path}: empty model file (0 bytes)")
+    path = _model_file(path)
     try:
         g = onnx.load(str(path), load_external_data=False).graph
     except Exception as exc:  # protobuf's own errors
