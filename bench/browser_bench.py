@@ -200,20 +200,20 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true", help="add onnxruntime-web's per-operator profile")
     ap.add_argument("--out", default=str(ROOT / "docs" / "browser.md"))
     a = ap.parse_args()
-    from framestyle.runtime.arbitrary import METHOD_MODELS
-    from framestyle.web.headless import WEBGPU_FLAGS, chromium
-    from framestyle.web.server import spawn_server
-    from framestyle.zoo.registry import DEFAULT_MODEL
     import tempfile
 
-    from framestyle.zoo import add_user_model, get_model
+    from framestyle.web.headless import WEBGPU_FLAGS, chromium
+    from framestyle.web.server import spawn_server
+    from framestyle.zoo import add_user_model, default_model, get_model
+    from framestyle.zoo.catalogue import METHOD_MODELS
     home = Path(tempfile.mkdtemp(prefix="fs-browser-bench-"))
     os.environ["FRAMESTYLE_HOME"] = str(home)  # the float twin lives in a throwaway user zoo
-    models = [("default", DEFAULT_MODEL, False), ("student", METHOD_MODELS["student"], True)]
+    default = get_model(default_model())
+    models = [("default", default.name, False), ("student", METHOD_MODELS["student"], True)]
     if not a.no_float:
-        twin = f"{DEFAULT_MODEL}-float"
-        float_twin(get_model(DEFAULT_MODEL).path, home / "twin.onnx")
-        add_user_model(home / "twin.onnx", twin, {**get_model(DEFAULT_MODEL).card.to_json(), "description": "float twin"})
+        twin = f"{default.name}-float"
+        float_twin(default.path, home / "twin.onnx")
+        add_user_model(home / "twin.onnx", twin, {**default.card.to_json(), "description": "float twin"})
         models.insert(1, ("default-float", twin, False))
     sizes = a.sizes.split(",")
     rows, profiles = [], []

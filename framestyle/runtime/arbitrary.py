@@ -24,7 +24,7 @@ from . import ops
 from .binding import Frames, frames_for
 from .session import check_model, make_session
 
-from ..zoo.catalogue import METHOD_MODELS, METHODS, pick_model  # noqa: F401
+from ..zoo.catalogue import METHOD_MODELS, METHODS
 
 
 def _model_path(model: Union[str, Path, None], method: str) -> Path:
@@ -205,11 +205,6 @@ def initial_state(backend, style_image=None, style_bank=None, style: Optional[st
 
 
 # -- glue for the Stylizer and the CLI ------------------------------------------------------
-
-def model_for_method(method: Optional[str], model: Optional[str] = None) -> Optional[str]:
-    """`--method` picks the default model of that method; an explicit `--model` wins (zoo.pick_model)."""
-    return model if method is None else pick_model(model, None, method)
-
 
 def attach(info, threads: Optional[int] = None, style=None, style_image=None, style_bank=None,
            alpha: float = 1.0):

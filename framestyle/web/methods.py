@@ -1,7 +1,7 @@
 """Which model a request runs: `model`, the arbitrary-style `method` (magenta|student|adain) and a style image.
 
 The rules follow the CLI: a style image with neither model nor method runs the Magenta teacher; a method runs
-its default model (runtime.arbitrary.METHOD_MODELS); a method whose model is not installed is a clear 400.
+its default model (zoo.catalogue.METHOD_MODELS); a method whose model is not installed is a clear 400.
 """
 from __future__ import annotations
 
