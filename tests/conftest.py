@@ -15,6 +15,21 @@ needs_images = pytest.mark.skipif(not all((IMAGES / n).is_file() for n in ("home
                                   reason="shared test images missing")
 
 
+def not_a_style_model(path: Path, kind: str) -> Path:
+    """An ONNX file that loads but is not a style model: `vector` takes float[5]; `grey` returns [1,1,H,W]."""
+    from onnx import TensorProto, helper
+    if kind == "vector":
+        shapes, node = ([5], [5]), helper.make_node("Identity", ["input"], ["output"])
+    else:
+        shapes = ([1, 3, "h", "w"], [1, 1, "h", "w"])
+        node = helper.make_node("ReduceMean", ["input"], ["output"], axes=[1], keepdims=1)
+    x = helper.make_tensor_value_info("input", TensorProto.FLOAT, shapes[0])
+    y = helper.make_tensor_value_info("output", TensorProto.FLOAT, shapes[1])
+    m = helper.make_model(helper.make_graph([node], kind, [x], [y]), opset_imports=[helper.make_opsetid("", 17)])
+    path.write_bytes(m.SerializeToString())
+    return path
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("fshome")

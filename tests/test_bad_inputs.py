@@ -11,28 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import CLIPS, IMAGES
+from conftest import CLIPS, IMAGES, not_a_style_model
 from framestyle.cli import main
 
 onnx = pytest.importorskip("onnx")
 
 
-def _model(path: Path, in_shape, out_node) -> Path:
-    """A tiny ONNX graph: input `input` of in_shape -> out_node(input)."""
-    from onnx import TensorProto, helper
-    x = helper.make_tensor_value_info("input", TensorProto.FLOAT, in_shape)
-    node, out_shape = out_node
-    y = helper.make_tensor_value_info("output", TensorProto.FLOAT, out_shape)
-    g = helper.make_graph([node], "g", [x], [y])
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
-    path.write_bytes(m.SerializeToString())
-    return path
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """Real photos, a clip, a bank, a folder whose x.jpg and x.png map to one output, and broken models."""
-    from onnx import helper
     from PIL import Image
     w = tmp_path_factory.mktemp("world")
     shutil.copy(IMAGES / "home.jpg", w / "a.jpg")
@@ -45,9 +32,8 @@ def world(tmp_path_factory):
     (w / "garbage.npz").write_bytes(b"PK\x03\x04 not really a zip file at all")
     (w / "file.txt").write_text("a regular file\n")
     (w / "folder.onnx").mkdir()
-    _model(w / "one_channel.onnx", [1, 3, "h", "w"],
-           (helper.make_node("ReduceMean", ["input"], ["output"], axes=[1], keepdims=1), [1, 1, "h", "w"]))
-    _model(w / "vector.onnx", [5], (helper.make_node("Identity", ["input"], ["output"]), [5]))
+    not_a_style_model(w / "one_channel.onnx", "grey")
+    not_a_style_model(w / "vector.onnx", "vector")
     (w / "corrupt.onnx").write_bytes(b"\x08\x07 truncated protobuf" * 3)
     import cv2
     vw = cv2.VideoWriter(str(w / "zero.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 25, (64, 64))

@@ -41,6 +41,16 @@ def web_test_model(home: Path) -> tuple:
     return m.name, m.path
 
 
+def web_home(tmp_path_factory) -> dict:
+    """A fresh FRAMESTYLE_HOME with the web test model in it: home, model, path, and the server's env."""
+    home = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FRAMESTYLE_HOME", str(home))
+        model, path = web_test_model(home)
+    return {"home": home, "model": model, "path": path,
+            "env": {"FRAMESTYLE_HOME": str(home), "FRAMESTYLE_THREADS": "1"}}
+
+
 def jpeg_bytes(w: int, h: int, quality: int = 90) -> bytes:
     img = Image.open(PHOTO).convert("RGB").resize((w, h))
     buf = io.BytesIO()
@@ -50,11 +60,10 @@ def jpeg_bytes(w: int, h: int, quality: int = 90) -> bytes:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    home = tmp_path_factory.mktemp("home")
+    e = web_home(tmp_path_factory)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("FRAMESTYLE_HOME", str(home))
-        model, path = web_test_model(home)
-        yield {"home": home, "model": model, "path": path, "env": {"FRAMESTYLE_HOME": str(home), "FRAMESTYLE_THREADS": "1"}}
+        mp.setenv("FRAMESTYLE_HOME", str(e["home"]))
+        yield e
 
 
 @pytest.fixture(scope="module")

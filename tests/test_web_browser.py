@@ -17,7 +17,7 @@ import pytest
 from framestyle.web.app import ORT_FILES, vendor_ready
 from framestyle.web.headless import CHROMIUM, chromium
 from framestyle.web.server import spawn_server
-from test_web_api import PHOTO, ROOT, web_test_model
+from test_web_api import PHOTO, ROOT, web_home
 
 ARTIFACTS = ROOT / "test-artifacts"
 pytestmark = [pytest.mark.browser,
@@ -27,13 +27,9 @@ pytestmark = [pytest.mark.browser,
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    home = tmp_path_factory.mktemp("home")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("FRAMESTYLE_HOME", str(home))
-        model, _ = web_test_model(home)
-    env = {"FRAMESTYLE_HOME": str(home), "FRAMESTYLE_THREADS": "1"}
-    with spawn_server(["--workers", "1", "--queue", "4", "--threads", "1"], env=env) as url:
-        yield url, model
+    e = web_home(tmp_path_factory)
+    with spawn_server(["--workers", "1", "--queue", "4", "--threads", "1"], env=e["env"]) as url:
+        yield url, e["model"]
 
 
 @contextlib.contextmanager

@@ -12,38 +12,21 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from conftest import not_a_style_model
 from framestyle.web.server import spawn_server
-from test_web_api import jpeg_bytes, web_test_model
-
-
-def bad_model(path, kind: str):
-    """An ONNX file that loads but is not an image model: `vector` takes float[5]; `grey` returns [1,1,H,W]."""
-    import onnx
-    from onnx import TensorProto, helper
-    if kind == "vector":
-        x = helper.make_tensor_value_info("input", TensorProto.FLOAT, [5])
-        y = helper.make_tensor_value_info("output", TensorProto.FLOAT, [5])
-        nodes = [helper.make_node("Identity", ["input"], ["output"])]
-    else:
-        x = helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, "h", "w"])
-        y = helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 1, "h", "w"])
-        nodes = [helper.make_node("ReduceMean", ["input"], ["output"], axes=[1], keepdims=1)]
-    g = helper.make_graph(nodes, kind, [x], [y])
-    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+from test_web_api import jpeg_bytes, web_home
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    home = tmp_path_factory.mktemp("home")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("FRAMESTYLE_HOME", str(home))
-        model, _ = web_test_model(home)
+    e = web_home(tmp_path_factory)
+    home, model = e["home"], e["model"]
     (home / "models").mkdir(exist_ok=True)
     for kind in ("vector", "grey"):  # dropped into the user zoo as a user might (no `models add` check)
-        bad_model(home / "models" / f"bad-{kind}.onnx", kind)
+        not_a_style_model(home / "models" / f"bad-{kind}.onnx", kind)
     args = ["--workers", "1", "--queue", "2", "--threads", "1", "--max-upload-mb", "1", "--timeout", "20",
             "--header-timeout", "1.5", "--max-connections", "64"]
-    with spawn_server(args, env={"FRAMESTYLE_HOME": str(home), "FRAMESTYLE_THREADS": "1"}) as url:
+    with spawn_server(args, env=e["env"]) as url:
         yield url, model
 
 
