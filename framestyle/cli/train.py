@@ -22,6 +22,10 @@ def add_parsers(sub):
     d.add_argument("--stability", type=A.float_in(0.0, 100.0), default=0.0, metavar="W",
                    help="weight of the temporal-stability term (output invariance to noise and small shifts; "
                         "0 = off, 1 is a strong setting)")
+    d.add_argument("--init", metavar="MODEL",
+                   help="start from a conditional real-time student at the teacher's style, so training begins "
+                        "near the target (its shape replaces --arch): the any-painting student (`arbitrary`) with "
+                        "--teacher magenta, or `multi26` with --teacher multistyle26:S")
     d.add_argument("--int8", action="store_true",
                    help="also write NAME-int8, the int8 copy (`framestyle quantize --int8`): what the -rt built-ins ship")
     A.budget_args(d, lr_help="learning rate (default 2e-3; 5e-4 for the nets that start from the teacher's "
@@ -61,6 +65,9 @@ def add_parsers(sub):
     a.add_argument("--train-crop", type=A.nonneg_int, default=0,
                    help="random sub-crops of the pool crops for the first 80%% of training (cheaper steps, but "
                         "Magenta's norms saw the whole pool crop, so the targets are less exact); 0 = off")
+    a.add_argument("--init", metavar="MODEL",
+                   help="start from a trained cond-mg student (a zoo name or .onnx): its weights, its up-path cut "
+                        "to this net's widths and, for cond-mg-rt, its norms folded into style affines")
     a.add_argument("--no-progress", action="store_true")
     A.budget_args(a, "my-arbitrary", batch=8, lr=2e-3, threads_default=1)
     a.set_defaults(func=cmd_train_arbitrary, needs=("torch",))
@@ -161,12 +168,12 @@ def cmd_distill(args):
     if args.crop and args.crop < 32:
         raise UserError("--crop must be 0 (whole frames) or >= 32")
     if args.lr is None:  # the teacher-shaped nets fine-tune the teacher's weights
-        args.lr = 5e-4 if args.arch in ("ms26", "mg", "mg-rt") else 2e-3
+        args.lr = 5e-4 if args.arch in ("ms26", "mg", "mg-rt") or args.init else 2e-3
     check_destination(args, *([args.output, args.output + "-int8"] if args.int8 else [args.output]))
     res = distill(teacher, args.output, arch=args.arch, arch_kwargs=A.arch_kwargs(args.arch_arg),
                   content=args.content, steps=args.steps, minutes=args.minutes, batch=args.batch, crop=args.crop,
                   lr=args.lr, seed=args.seed, workdir=args.workdir, resume=args.resume, out_dir=args.out_dir,
-                  threads=args.threads, progress=not args.json, stability=args.stability)
+                  threads=args.threads, progress=not args.json, stability=args.stability, init=args.init)
     if args.int8:
         from ..shrink.quantize import quantize
         res["int8"] = quantize(res["path"], "int8", args.output + "-int8", out_dir=args.out_dir, force=True)
@@ -223,7 +230,7 @@ def cmd_train_arbitrary(args) -> int:
                           minutes=args.minutes, batch=args.batch, crop=args.crop, lr=args.lr, seed=args.seed,
                           workdir=args.workdir, resume=args.resume, out_dir=args.out_dir,
                           pool_size=args.pool_size, train_crop=args.train_crop or None, threads=args.threads,
-                          progress=not args.no_progress)
+                          progress=not args.no_progress, init=args.init)
     fid = res["fidelity"]
     return _print(args, res, f"{res['path']}: {res['steps']} steps, {res['minutes']} min, held-out styles "
                   f"PSNR {fid['psnr']} dB SSIM {fid['ssim']} vs Magenta at {fid['size']} px")

@@ -131,6 +131,20 @@ class MultiRT(nn.Module):
             m.normalize = False
         return {"norms_folded": len(folds), "fold_crops_per_style": n}
 
+    @staticmethod
+    @torch.no_grad()
+    def from_export(path) -> "MultiRT":
+        """The trained net in a `distill-multi` export (initializers named like the state dict)."""
+        from ..runtime.specialise import onnx_weights
+        w = onnx_weights(path)
+        net = MultiRT()
+        state = net.state_dict()
+        missing = [k for k in state if k not in w]
+        if missing:
+            raise ValueError(f"{path}: not a multi-rt export (missing {missing[:3]})")
+        net.load_state_dict({k: torch.from_numpy(w[k].copy()) for k in state})
+        return net.eval()
+
     @torch.no_grad()
     def specialise(self, style_weights) -> "FixedRT":
         """The fixed one-style net: every affine folded into its conv, the norms' gamma/beta at this style."""
@@ -191,3 +205,9 @@ def teacher_stem(x: torch.Tensor, sw: torch.Tensor) -> torch.Tensor:
 @register("multi-rt")
 def multi_rt(stem_fit: int = 600):
     return MultiRT(stem_fit=int(stem_fit))
+
+
+@register("multi-rt-fixed")
+def multi_rt_fixed():
+    """One style of `multi-rt` as a plain net (what `distill --init multi26 --teacher multistyle26:S` trains)."""
+    return FixedRT(MultiRT(), torch.eye(S)[0])

@@ -69,10 +69,25 @@ class _OnnxBackend:
         h, w = frame.shape[:2]
         if min(h, w) < 16:
             raise UserError(f"frame is too small ({w}x{h}); both sides need at least 16 px")
+        if self.card.get("specialise"):
+            return self._run_fixed(frame, state)
         extra = self._extra(state)
         b = frames_for(self._bufs, frame, lambda h, w: Frames(
             self.sess, h, w, self.multiple, "input", "output", extra, also=self._outputs[1:]), extra)
         return b.run(frame, extra)
+
+    _fixed = None  # (style vector, session, u8, input name, output name, frame buffers) of a specialising model
+
+    def _run_fixed(self, frame: np.ndarray, state) -> np.ndarray:
+        """A real-time conditional student (card `specialise`, e.g. cond-mg-rt): this style's fixed int8 graph,
+        made once per style (runtime.specialise, cached) and run on the uint8 byte path like the fixed students."""
+        v = np.asarray(state, np.float32).reshape(-1)
+        if self._fixed is None or not np.array_equal(self._fixed[0], v):
+            from .session import open_frames_session
+            from .specialise import specialised
+            self._fixed = (v.copy(), *open_frames_session(specialised(self.path, v), self.threads), {})
+        _, sess, u8, i, o, bufs = self._fixed
+        return frames_for(bufs, frame, lambda h, w: Frames(sess, h, w, self.multiple, i, o, {}, u8)).run(frame)
 
 
 class StudentBackend(_OnnxBackend):
@@ -99,6 +114,7 @@ class StudentBackend(_OnnxBackend):
 
     def _extra(self, state) -> dict:
         return {self.card.get("style_input", "style"): np.asarray(state, np.float32).reshape(1, 100)}
+
 
 
 class AdainBackend(_OnnxBackend):

@@ -174,3 +174,20 @@ def uint8_graph(path) -> bytes:
     del g.output[:]
     g.output.extend([helper.make_tensor_value_info(U8_OUT, TensorProto.UINT8, ["height", "width", 3])])
     return m.SerializeToString()
+
+
+def open_frames_session(path, threads: Optional[int] = None):
+    """-> (session, u8, input name, output name): the uint8-in/out graph of the model when it allows it (the fast
+    path), else the model as it is (frames converted in numpy; said once in a warning)."""
+    try:
+        wrapped, why = uint8_graph(path), None
+    except Exception as exc:  # unreadable or unusual graph: make_session below names a bad file
+        wrapped, why = None, exc
+    if wrapped is not None:
+        try:
+            return make_session(path, threads, wrapped), True, U8_IN, U8_OUT
+        except UserError as exc:
+            why = exc
+    sess = make_session(path, threads)
+    warn_slow_path(path, f"the uint8 graph did not load ({str(why)[:160]})")
+    return sess, False, sess.get_inputs()[0].name, sess.get_outputs()[0].name

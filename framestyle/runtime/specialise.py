@@ -31,47 +31,95 @@ def onnx_weights(path) -> dict:
     return named_weights(onnx.load(str(path)).graph)
 
 
-def fixed_graph(w: dict, sw: np.ndarray):
-    """The float ONNX model (input [1,3,H,W] 0..1 -> same shape) of the conditional student at style weights `sw`."""
-    from onnx import TensorProto, helper, numpy_helper
+def fixed_graph(w: dict, style):
+    """The float ONNX model (input [1,3,H,W] 0..1 -> same shape) of a conditional student at one style: `multi26`
+    (MultiRT, style = 26 weights) or `cond-mg-rt` (style = a Magenta vector [100]), told apart by its weights."""
+    return graph_of(mg_layers(w, style) if "res.0.1.scale.weight" in w else multi_layers(w, style))
+
+
+def multi_layers(w: dict, sw) -> list:
+    """MultiRT at style weights `sw` [26] as `graph_of` layers."""
     sw = np.asarray(sw, np.float32).reshape(S)
+    out = [dict(w=w["s2d.weight"], b=None, stride=2, pad=0)]
+    for i, (cw, nw, stride, pad, normed) in enumerate(LAYERS):
+        g, b = sw @ w[nw + ".gamma"], sw @ w[nw + ".beta"]
+        if normed:  # the instance norm at this style's gamma/beta
+            layer = dict(w=w[cw + ".weight"], b=None, norm=(g, b))
+        else:  # a folded norm: a(s) * conv(x) + b(s) is a conv with scaled weights and a bias
+            layer = dict(w=w[cw + ".weight"] * g[:, None, None, None], b=b)
+        body, first = 3 <= i < 15, (i - 3) % 2 == 0
+        out.append(dict(layer, stride=stride, pad=pad, act="relu" if i < 17 else "sigmoid",
+                        res=("in" if first else "add") if body else None))
+        if body and not first:
+            out[-1]["act"] = None
+    return out
+
+
+def mg_layers(w: dict, vec) -> list:
+    """A `cond-mg-rt` (nets/mgnet.py, phase stem, folded norms as style affines) at Magenta style vector `vec`."""
+    v = np.asarray(vec, np.float32).reshape(100)
+
+    def affine(prefix, rows):  # StyleNorm scale/shift at v, repeated over each channel's phases
+        g = w[prefix + ".scale.weight"] @ v + w[prefix + ".scale.bias"]
+        b = w[prefix + ".shift.weight"] @ v + w[prefix + ".shift.bias"]
+        rep = rows // len(g)
+        return np.repeat(g, rep), np.repeat(b, rep)
+
+    out = [dict(w=w["stem.0.weight"], b=None, stride=2, pad=0)]
+    for j, stride in ((1, 1), (3, 1), (5, 2)):
+        k = w[f"stem.{j}.weight"].shape[-1]
+        out.append(dict(w=w[f"stem.{j}.weight"], b=w[f"stem.{j}.bias"], stride=stride, pad=k // 2, act="relu"))
+    blocks = len({k.split(".")[1] for k in w if k.startswith("res.")})
+    for i in range(blocks):
+        cw1, cw2 = w[f"res.{i}.0.weight"], w[f"res.{i}.2.weight"]
+        out.append(dict(w=cw1, b=w[f"res.{i}.0.bias"], stride=1, pad=1, norm=affine(f"res.{i}.1", len(cw1)),
+                        act="relu", res="in"))
+        g, b = affine(f"res.{i}.3", len(cw2))
+        out.append(dict(w=cw2 * g[:, None, None, None], b=w[f"res.{i}.2.bias"] * g + b, stride=1, pad=1,
+                        res="add"))
+    for i in range(3):
+        cw = w[f"head.{i}.weight"]
+        g, b = affine(f"head_norm.{i}", len(cw))
+        bias = w.get(f"head.{i}.bias")
+        out.append(dict(w=cw * g[:, None, None, None], b=(bias * g if bias is not None else 0) + b, stride=1,
+                        pad=cw.shape[-1] // 2, act="relu" if i < 2 else "sigmoid"))
+    return out
+
+
+def graph_of(layers: list):
+    """A fixed-style ONNX graph from conv layers: dict(w, b, stride, pad, norm=(scale, shift) for an instance
+    norm after the conv, act relu|sigmoid, res "in" (a residual block starts at this layer's input) | "add" (this
+    layer's output is added to it)). The last layer's sigmoid is followed by the 4x pixel shuffle."""
+    from onnx import TensorProto, helper, numpy_helper
     inits, nodes = [], []
 
     def const(name, arr):
         inits.append(numpy_helper.from_array(np.ascontiguousarray(arr, np.float32), name))
         return name
 
-    def conv(x, name, weight, bias, stride, pad):
-        k = weight.shape[-1]
-        ins = [x, const(name + ".w", weight)] + ([const(name + ".b", bias)] if bias is not None else [])
-        nodes.append(helper.make_node("Conv", ins, [name], name=name, kernel_shape=[k, k], strides=[stride, stride],
-                                      pads=[pad] * 4))
-        return name
-
     def op(kind, ins, out, **kw):
         nodes.append(helper.make_node(kind, ins, [out], name=out + "_" + kind, **kw))
         return out
 
-    y = conv("input", "s2d", w["s2d.weight"], None, 2, 0)
-    block_in = None
-    for i, (cw, nw, stride, pad, normed) in enumerate(LAYERS):
-        g, b = sw @ w[nw + ".gamma"], sw @ w[nw + ".beta"]
-        if normed:  # the instance norm at this style's gamma/beta
-            t = conv(y, f"c{i}", w[cw + ".weight"], None, stride, pad)
-            t = op("InstanceNormalization", [t, const(f"n{i}.g", g), const(f"n{i}.b", b)], f"n{i}", epsilon=1e-5)
-        else:  # a folded norm: a(s) * conv(x) + b(s) is a conv with scaled weights and a bias
-            t = conv(y, f"c{i}", w[cw + ".weight"] * g[:, None, None, None], b, stride, pad)
-        body, first = 3 <= i < 15, (i - 3) % 2 == 0
-        if body and first:
+    y, block_in = "input", None
+    for i, L in enumerate(layers):
+        k = L["w"].shape[-1]
+        if L.get("res") == "in":
             block_in = y
-        if body and not first:
+        ins = [y, const(f"c{i}.w", L["w"])] + ([const(f"c{i}.b", L["b"])] if L["b"] is not None else [])
+        t = op("Conv", ins, "s2d" if i == 0 else f"c{i}", kernel_shape=[k, k], strides=[L["stride"]] * 2,
+               pads=[L["pad"]] * 4)
+        if L.get("norm") is not None:
+            g, b = L["norm"]
+            t = op("InstanceNormalization", [t, const(f"n{i}.g", g), const(f"n{i}.b", b)], f"n{i}", epsilon=1e-5)
+        if L.get("res") == "add":
             t = op("Add", [block_in, t], f"a{i}")
-        elif i < 17:
+        if L.get("act") == "relu":
             t = op("Relu", [t], f"r{i}")
-        else:  # sigmoid before the pixel shuffle: the int8 graph ends in byte-exact codes
+        elif L.get("act") == "sigmoid":  # sigmoid before the pixel shuffle: the int8 graph ends in byte-exact codes
             t = op("DepthToSpace", [op("Sigmoid", [t], "sig")], "output", blocksize=4, mode="CRD")
         y = t
-    graph = helper.make_graph(nodes, "multi_rt_fixed",
+    graph = helper.make_graph(nodes, "rt_fixed",
                               [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, "height", "width"])],
                               [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, "height", "width"])],
                               inits)
@@ -98,7 +146,8 @@ def _calibration():
 
 
 def specialised(path, sw, int8: bool = True) -> Path:
-    """The cached fixed (int8 unless `int8=False`) graph of the model at `path` for style weights `sw`."""
+    """The cached fixed (int8 unless `int8=False`) graph of the model at `path` for its style `sw` (multi26: 26
+    style weights; an any-painting cond-mg-rt student: a Magenta style vector)."""
     import onnx
     from ..imageio import atomic_write_bytes
     from ..paths import cache_dir

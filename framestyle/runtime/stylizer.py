@@ -17,7 +17,7 @@ from ..zoo import ModelInfo, get_model, pick_model
 from ..zoo.teachers import parse_style
 from . import ops
 from .binding import Frames, frames_for
-from .session import U8_IN, U8_OUT, check_graph, make_session, uint8_graph, warn_slow_path
+from .session import check_graph, open_frames_session
 
 
 def check_strength(strength: float) -> float:
@@ -132,20 +132,8 @@ class Stylizer:
             if self.specialised:  # a conditional model: this style's fixed int8 graph (made once, cached)
                 from .specialise import specialised
                 path = specialised(path, self._style_weights)
-            try:
-                wrapped = uint8_graph(path)
-            except Exception as exc:  # unreadable or unusual graph: make_session below names a bad file
-                wrapped, why = None, exc
-            if wrapped is not None:
-                try:
-                    self._sess, self._u8 = make_session(path, self.threads, wrapped), True
-                except UserError as exc:
-                    why = exc
-            if self._sess is None:
-                self._sess, self._u8 = make_session(path, self.threads), False
-                warn_slow_path(path, f"the uint8 graph did not load ({str(why)[:160]})")
-            ins, outs = self._sess.get_inputs(), self._sess.get_outputs()
-            self._in_name, self._out_name = (U8_IN, U8_OUT) if self._u8 else (ins[0].name, outs[0].name)
+            self._sess, self._u8, self._in_name, self._out_name = open_frames_session(path, self.threads)
+            ins = self._sess.get_inputs()
             self._extra_names = [i.name for i in ins[1:]]
         return self._sess
 

@@ -18,7 +18,8 @@ from ..imageio import atomic_file, atomic_write_bytes
 from ..zoo.card import ModelCard, save_card
 from .data import default_sources, held_out_images, load_content, resize_long
 from .loop import (Budget, CsvLog, check_teacher, command_line, cosine_lr, load_checkpoint, net_multiple, optimise,
-                   prepare_workdir, running_average, save_checkpoint, seed_all, set_lr, start_from_teacher)
+                   param_groups, prepare_workdir, running_average, save_checkpoint, seed_all, set_lr,
+                   start_from_teacher)
 from .style_set import HELD_MS26, STYLE_SIDE, build_style_set, held_out_styles, style_bank  # noqa: F401
 
 
@@ -208,7 +209,8 @@ def train_arbitrary(name: str = "my-arbitrary", arch: str = "cond-fast", arch_kw
                     crop: int = 160, lr: float = 2e-3, seed: int = 0, workdir: Optional[Path] = None,
                     resume: bool = False, out_dir: Optional[Path] = None, pool_size: int = 3000,
                     eval_every: int = 200, threads: Optional[int] = 1, progress: bool = True,
-                    grad_weight: float = 0.5, min_pool: int = 64, train_crop: Optional[int] = None) -> dict:
+                    grad_weight: float = 0.5, min_pool: int = 64, train_crop: Optional[int] = None,
+                    init=None) -> dict:
     import torch
     from tqdm import tqdm
     from ..nets import build
@@ -222,6 +224,8 @@ def train_arbitrary(name: str = "my-arbitrary", arch: str = "cond-fast", arch_kw
     teacher = MagentaTeacher(threads=threads)
     net = build(arch, **(arch_kwargs or {}))
     check_teacher(net, teacher)  # e.g. the fixed-style mg: refused before the style bank and the pool
+    if init is not None:
+        init = _init_file(net, init)
     names, images, vectors = style_bank(workdir.parent / "style_cache", teacher, seed, progress)
     contents, content_names = load_content(default_sources())
     held = held_out_styles()
@@ -230,9 +234,11 @@ def train_arbitrary(name: str = "my-arbitrary", arch: str = "cond-fast", arch_kw
     pool = TeacherPool(MagentaTeacher(threads=threads), contents, vectors, pool_size, crop, workdir / "pool", seed)
     pool.thread.start()
 
+    folds = {"styles": vectors[::max(1, len(vectors) // 96)]} if getattr(net, "fold", "none") != "none" else {}
+    folds.update({"init": init} if init is not None else {})
     start = {} if resume else start_from_teacher(net, teacher, contents[::2], lambda n: torch_psnr(n, evalset),
-                                                  progress)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
+                                                  progress, **folds)
+    opt = torch.optim.Adam(param_groups(net, lr), lr=lr)
     step, elapsed, history = 0, 0.0, []
     rng = np.random.default_rng(seed)
     if resume:
@@ -271,6 +277,8 @@ def train_arbitrary(name: str = "my-arbitrary", arch: str = "cond-fast", arch_kw
     save_checkpoint(ckpt, model=net.state_dict(), opt=opt.state_dict(), step=step, elapsed=elapsed,
                     history=history, arch=arch, arch_kwargs=arch_kwargs or {})
     card = {"kind": "arbitrary", "method": "student", "style_input": "style", "teacher": "magenta",
+            # folded norms (cond-mg-rt): each style runs as its own fixed int8 graph (runtime/specialise.py)
+            **({"specialise": True} if getattr(net, "fold", "none") != "none" else {}),
             "arch": arch, "arch_kwargs": arch_kwargs or {},
             "description": f"{arch} arbitrary-style student distilled from Magenta; style = Magenta style vector",
             "licence": "Apache-2.0 (trained here from Apache-2.0 teacher weights)",
@@ -286,6 +294,20 @@ def train_arbitrary(name: str = "my-arbitrary", arch: str = "cond-fast", arch_kw
     card.fidelity = fid
     card.save(path)
     return {"name": name, "path": str(path), "steps": step, "minutes": round(elapsed / 60, 2), "fidelity": fid}
+
+
+def _init_file(net, init) -> Path:
+    """The cond-mg export `--init` names (a zoo name or .onnx path), checked before any work."""
+    from ..nets.mgnet import MG
+    from ..zoo import get_model
+    if not getattr(net, "cond", False) or not isinstance(net, MG):
+        raise UserError("--init starts a cond-mg / cond-mg-rt student from a trained cond-mg export")
+    path = get_model(str(init)).path
+    try:
+        MG.from_export(path)
+    except (ValueError, OSError) as exc:
+        raise UserError(f"--init {init}: {exc}") from None
+    return path
 
 
 def export_model(net, name: str, card: dict, out_dir: Optional[Path] = None) -> Path:

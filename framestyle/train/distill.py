@@ -130,7 +130,7 @@ def distill(teacher: str, name: str, arch: str = "fast", arch_kwargs: Optional[d
             batch: int = 4, crop: int = 0, lr: float = 2e-3, seed: int = 0, workdir: Optional[Path] = None,
             resume: bool = False, out_dir: Optional[Path] = None, eval_every: int = 250,
             progress: bool = True, threads: Optional[int] = None, grad_weight: float = 0.5,
-            stability: float = 0.0) -> dict:
+            stability: float = 0.0, init=None) -> dict:
     import torch
     from tqdm import tqdm
     from ..nets import build
@@ -143,7 +143,10 @@ def distill(teacher: str, name: str, arch: str = "fast", arch_kwargs: Optional[d
     workdir, ckpt = prepare_workdir(workdir, name, resume)
 
     t_spec = Teacher(teacher, threads=threads)
-    net = build(arch, **(arch_kwargs or {}))
+    if init is not None:  # the any-painting student at this painting's style: a fixed net of its shape
+        net, arch, arch_kwargs = start_from_student(init, t_spec)
+    else:
+        net = build(arch, **(arch_kwargs or {}))
     check_teacher(net, t_spec)  # before the (slow) labelling
     sources = content or default_sources()
     imgs, names = load_content(sources)
@@ -153,8 +156,11 @@ def distill(teacher: str, name: str, arch: str = "fast", arch_kwargs: Optional[d
     if not evalset:
         evalset = pairs[:4]
 
-    start = {} if resume else start_from_teacher(net, t_spec, [x for x, _ in pairs[::2]],
-                                                  lambda n: evaluate(n, evalset), progress)
+    if init is not None and not resume:
+        start = {"init": str(init), "heldout_psnr": round(evaluate(net, evalset), 3)}
+    else:
+        start = {} if resume else start_from_teacher(net, t_spec, [x for x, _ in pairs[::2]],
+                                                      lambda n: evaluate(n, evalset), progress)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     step, elapsed, best, history = 0, 0.0, -1.0, []
     if resume:
@@ -226,6 +232,29 @@ def distill(teacher: str, name: str, arch: str = "fast", arch_kwargs: Optional[d
     full.fidelity = fid
     full.save(path)
     return {"name": name, "path": str(path), "steps": step, "minutes": round(elapsed / 60, 2), "fidelity": fid}
+
+
+def start_from_student(init, teacher):
+    """`distill --init MODEL`: a trained conditional real-time student specialised at the teacher's style, so
+    training begins near the target -> (net, arch, arch_kwargs). MODEL: the any-painting student (a float
+    cond-mg / cond-mg-rt export, e.g. the built-in `arbitrary`) for `--teacher magenta`, at the painting's style
+    vector; or the multi-style student (`multi26`) for `--teacher multistyle26:S`, at style S."""
+    from ..zoo import get_model
+    info = get_model(str(init))
+    kind = getattr(teacher, "kind", None)
+    try:
+        if info.kind == "multi" and info.card.get("arch") == "multi-rt" and kind == "multistyle26":
+            from ..nets.multi import MultiRT
+            return MultiRT.from_export(info.path).specialise(teacher.weights).train(), "multi-rt-fixed", {}
+        if info.kind == "arbitrary" and kind == "magenta":
+            from ..nets.mgnet import MG
+            cond = MG.from_export(info.path)
+            kwargs = {k: (",".join(map(str, v)) if k == "up" else v) for k, v in cond.args.items() if k != "cond"}
+            return cond.specialise(teacher.vec).train(), "mg", {**kwargs, "fold": cond.fold}
+    except (ValueError, OSError, KeyError) as exc:
+        raise UserError(f"--init {init}: not a float conditional real-time student ({exc})") from None
+    raise UserError(f"--init {init}: takes the any-painting student (e.g. arbitrary) with --teacher magenta, or "
+                    "the multi-style student (multi26) with --teacher multistyle26:S")
 
 
 def _describe(sources, names) -> dict:

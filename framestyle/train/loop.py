@@ -32,7 +32,19 @@ def cosine_lr(base: float, frac: float, warm: float = 0.02, floor: float = 0.02)
 
 def set_lr(opt, value: float) -> None:
     for g in opt.param_groups:
-        g["lr"] = value
+        g["lr"] = value * g.get("lr_scale", 1.0)
+
+
+def param_groups(net, lr: float) -> list:
+    """Adam parameter groups: a net's own `lr_scales()` ({parameter name prefix or part: scale}) slow some
+    parameters down (e.g. style maps read a 100-number vector: one Adam step moves their output ~|v|_1 times
+    more than a conv weight's); everything else at `lr`."""
+    scales = getattr(net, "lr_scales", lambda: {})()
+    groups = {}
+    for name, p in net.named_parameters():
+        s = next((v for k, v in scales.items() if k in name), 1.0)
+        groups.setdefault(s, []).append(p)
+    return [{"params": ps, "lr": lr * s, "lr_scale": s} for s, ps in groups.items()]
 
 
 def optimise(opt, loss, step: int, hint: str = "lower --lr") -> None:
@@ -182,13 +194,13 @@ def check_teacher(net, teacher) -> None:
         net.check_teacher(teacher)
 
 
-def start_from_teacher(net, teacher, inputs, score, progress: bool = True) -> dict:
+def start_from_teacher(net, teacher, inputs, score, progress: bool = True, **kw) -> dict:
     """Before the first step, a teacher-shaped net copies the teacher's weights (and fits its stem on `inputs`);
     -> what it did, its seconds (not counted in the training minutes) and `score(net)`, for the card. {} if n/a."""
     if not hasattr(net, "start_from"):
         return {}
     t0 = time.perf_counter()
-    start = net.start_from(teacher, inputs, progress=progress)
+    start = net.start_from(teacher, inputs, progress=progress, **kw)
     start["seconds"] = round(time.perf_counter() - t0, 1)
     start["heldout_psnr"] = round(score(net), 3)
     return start
