@@ -45,7 +45,7 @@ def rt_model(tmp_path_factory):
     export_student(net.eval(), path)
     path.with_suffix(".json").write_text(json.dumps({
         "name": "a", "kind": "arbitrary", "method": "student", "style_input": "style", "teacher": "magenta",
-        "specialise": True, "input": {"multiple": 4}}))
+        "specialise": True, "arch": "cond-mg-rt", "arch_kwargs": {"blocks": 2}, "input": {"multiple": 4}}))
     return twin, net, path, styles[0], info
 
 
@@ -125,3 +125,46 @@ def test_init_from_a_trained_cond_mg(tmp_path):
     styles = _styles(9)
     info = net.start_from(None, _photos(), progress=False, styles=styles, init=p)
     assert info["init"] == "c.onnx" and info["norms_folded"] == 5
+
+
+def _content(tmp_path):
+    d = tmp_path / "content"
+    d.mkdir()
+    for n in ("aero1.jpg", "leuvenA.jpg"):
+        Image.open(IMAGES / n).convert("RGB").resize((128, 96)).save(d / n.replace(".jpg", ".png"))
+    return [str(d)]
+
+
+def test_distill_init_starts_at_the_any_painting_student(rt_model, tmp_path):
+    """distill --init MODEL --teacher magenta: the fixed student starts as the conditional one at the painting's
+    style (same held-out score as the conditional net there) and keeps its shape (mg, folded, narrowed)."""
+    from framestyle.train.distill import distill
+    from framestyle.zoo.teachers import Teacher
+    _, net, path, _, _ = rt_model
+    teacher = "magenta:" + str(IMAGES / "starry_night.jpg")
+    res = distill(teacher, "s", content=_content(tmp_path), steps=2, batch=2, lr=5e-4, workdir=tmp_path / "w",
+                  out_dir=tmp_path / "out", progress=False, threads=2, init=str(path))
+    card = json.loads((tmp_path / "out" / "s.json").read_text())
+    assert card["arch"] == "mg" and card["arch_kwargs"]["fold"] == "half" and card["arch_kwargs"]["blocks"] == 2
+    assert card["training"]["start"]["init"] == str(path)
+    fixed = net.specialise(Teacher(teacher).vec)
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        assert float((fixed(x) - net(x, torch.from_numpy(Teacher(teacher).vec).reshape(1, 100))).abs().max()) < 1e-5
+    assert res["steps"] == 2
+
+
+def test_distill_init_from_multi26_is_that_style(tmp_path):
+    """distill --init multi26 --teacher multistyle26:S starts from multi26's own style S (its card's score)."""
+    from framestyle.errors import UserError
+    from framestyle.train.distill import distill
+    from framestyle.zoo import get_model
+    res = distill("multistyle26:12", "p", content=_content(tmp_path), steps=1, batch=2, lr=5e-4,
+                  workdir=tmp_path / "w", out_dir=tmp_path / "out", progress=False, threads=2, init="multi26")
+    card = json.loads((tmp_path / "out" / "p.json").read_text())
+    want = next(r["psnr"] for r in get_model("multi26").card["fidelity"]["per_style"] if r["style"] == 12)
+    assert card["arch"] == "multi-rt-fixed" and abs(card["training"]["start"]["heldout_psnr"] - want) < 1.0
+    assert res["steps"] == 1
+    with pytest.raises(UserError, match="--init"):  # a fixed student is not a start
+        distill("multistyle26:12", "q", content=[str(tmp_path / "content")], steps=1, workdir=tmp_path / "w2",
+                out_dir=tmp_path / "out", progress=False, init="starry")
