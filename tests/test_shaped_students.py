@@ -181,7 +181,7 @@ def test_folded_head_norms_keep_the_function_and_leave_the_graph():
 
 def test_mg_fold_through_start_from_and_export(tmp_path):
     """mg fold=head via start_from (Magenta's weights, norms folded at statistics of two photos): close to
-    the unfolded net on another photo; the export has no norm left in the head."""
+    the unfolded net on another photo; the export has no norm left in the head; cond-mg refuses to fold."""
     import onnx
     from framestyle.export.onnx import check_against_torch, export_onnx
     from framestyle.metrics.fidelity import psnr
@@ -201,6 +201,9 @@ def test_mg_fold_through_start_from_and_export(tmp_path):
     export_onnx(net.for_export(), p, multiple=4)
     assert [n.op_type for n in onnx.load(str(p)).graph.node].count("InstanceNormalization") == 4  # 2 blocks x 2
     assert check_against_torch(net, p, [(36, 52)])["onnx_vs_torch_max_abs"] < 1e-4
+    from framestyle.errors import UserError
+    with pytest.raises(UserError, match="fold"):
+        build("cond-mg", fold="head")
 
 
 def test_phase_stem_is_the_teacher_stem():

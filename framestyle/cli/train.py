@@ -26,6 +26,8 @@ def add_parsers(sub):
                    help="start from a conditional real-time student at the teacher's style, so training begins "
                         "near the target (its shape replaces --arch): the any-painting student (`arbitrary`) with "
                         "--teacher magenta, or `multi26` with --teacher multistyle26:S")
+    d.add_argument("--labels", type=A.positive_int, metavar="N",
+                   help="label only N content frames (an even subset) with the teacher; default all, 96 with --init")
     d.add_argument("--int8", action="store_true",
                    help="also write NAME-int8, the int8 copy (`framestyle quantize --int8`): what the -rt built-ins ship")
     A.budget_args(d, lr_help="learning rate (default 2e-3; 5e-4 for the nets that start from the teacher's "
@@ -173,7 +175,8 @@ def cmd_distill(args):
     res = distill(teacher, args.output, arch=args.arch, arch_kwargs=A.arch_kwargs(args.arch_arg),
                   content=args.content, steps=args.steps, minutes=args.minutes, batch=args.batch, crop=args.crop,
                   lr=args.lr, seed=args.seed, workdir=args.workdir, resume=args.resume, out_dir=args.out_dir,
-                  threads=args.threads, progress=not args.json, stability=args.stability, init=args.init)
+                  threads=args.threads, progress=not args.json, stability=args.stability, init=args.init,
+                  labels=args.labels)
     if args.int8:
         from ..shrink.quantize import quantize
         res["int8"] = quantize(res["path"], "int8", args.output + "-int8", out_dir=args.out_dir, force=True)

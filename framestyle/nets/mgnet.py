@@ -8,6 +8,9 @@ channels, pixel shuffle out), optionally a patch stem fitted to the teacher's 1/
 
 - `mg`: one style, its vector kept inside the net (constant-folded in the ONNX): `distill --teacher magenta`.
 - `cond-mg`: any style: `forward(x, style)`, the norms' 1x1 maps kept (`train-arbitrary --arch cond-mg`).
+  For one style (`specialise`) it is a fixed `mg` net; the runtime folds its up-path's norms at that style's
+  measured statistics into a fixed int8 graph (runtime/specialise.py). `train-arbitrary --init` continues a
+  trained `cond-mg`; `distill --init` starts a fixed student for one painting from it.
 
 Width knob `up=C1,C2` (teacher 16,8): the up-path keeps the C1 and C2 teacher channels that feed the next layer
 most (`up_keep`); `blocks=N` keeps the first N residual blocks. Both cut the 720p cost (docs/students.md).
@@ -22,20 +25,19 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .registry import register
-from .teacher_shaped import (FOLDS, PLANS, SpaceToDepth, fit_stem, fold_affine, fold_pairs, norm_stats, phase_conv,
-                             phase_kernel, phase_stem, set_convs)
+from .teacher_shaped import (FOLDS, PLANS, SpaceToDepth, fit_stem, fold_pairs, phase_conv, phase_kernel, phase_stem,
+                             set_convs)
 
 STEM = ((3, 8, 9, 1), (8, 16, 3, 2), (16, 32, 3, 2))   # (in, out, kernel, stride)
 CH, BLOCKS = 32, 5
 
 
 class StyleNorm(nn.Module):
-    """Instance norm (GroupNorm over each channel's `phases` phase-channels) with scale/shift = Linear(style);
-    `normalize=False`: a folded norm of `cond-mg-rt`, the style affine alone (scale(v) * x + shift(v))."""
+    """Instance norm (GroupNorm over each channel's `phases` phase-channels) with scale/shift = Linear(style)."""
 
-    def __init__(self, ch: int, phases: int = 1, normalize: bool = True):
+    def __init__(self, ch: int, phases: int = 1):
         super().__init__()
-        self.ch, self.phases, self.normalize = ch, phases, normalize
+        self.ch, self.phases = ch, phases
         self.norm = nn.GroupNorm(ch, ch * phases, affine=False) if phases > 1 else nn.InstanceNorm2d(ch)
         self.scale, self.shift = nn.Linear(100, ch), nn.Linear(100, ch)
 
@@ -55,8 +57,6 @@ class StyleNorm(nn.Module):
 
     def forward(self, x, v):
         g, b = self.affine(v)
-        if not self.normalize:
-            return x * g + b
         if x.shape[0] == 1 and self.phases == 1:  # one InstanceNormalization node with the style's scale/shift
             return F.instance_norm(x, weight=g.reshape(-1), bias=b.reshape(-1), eps=self.norm.eps)
         return self.norm(x) * g + b
@@ -77,10 +77,11 @@ class MG(nn.Module):
             raise ValueError(f"mg: up takes two widths C1,C2 (e.g. 16,4), got {up}")
         up = tuple(int(c) for c in (up.split(",") if isinstance(up, str) else up))
         if (stem not in ("teacher", "patch", "phase") or not 1 <= blocks <= BLOCKS or head_res not in PLANS
-                or fold not in FOLDS or len(up) != 2
+                or fold not in FOLDS or (cond and fold != "none") or len(up) != 2
                 or not (1 <= up[0] <= 16 and 1 <= up[1] <= 8)):
             raise ValueError("mg: stem teacher|patch|phase, blocks 1..5, head_res quarter|half, up C1,C2 (at most "
-                             "16,8), fold " + "|".join(FOLDS))
+                             "16,8), fold " + "|".join(FOLDS) + " (fold only for a fixed style: mg, not cond-mg; "
+                             "the runtime folds each style of a cond-mg: runtime/specialise.py)")
         self.args = dict(cond=cond, stem=stem, blocks=blocks, stem_fit=stem_fit, head_res=head_res, up=up)
         self.up = up
         head = ((CH, up[0], 3, 2), (up[0], up[1], 3, 2), (up[1], 3, 9, 1))
@@ -108,11 +109,8 @@ class MG(nn.Module):
             self.register_buffer("vec", torch.zeros(1, 100))
         self.fold = fold
         pairs = self.pairs()
-        for i in self.folded(fold):  # these norms become conv biases at their average statistics (ms26.FOLDS);
-            conv, norm, put = pairs[i]  # for any style (cond) a style affine, linear in the style vector
-            if cond:
-                put(StyleNorm(norm.ch, norm.phases, normalize=False))
-                continue
+        for i in self.folded(fold):  # these norms become conv biases at their average statistics (ms26.FOLDS)
+            conv, _, put = pairs[i]
             if conv.bias is None:
                 conv.bias = nn.Parameter(torch.zeros(conv.out_channels))
             put(Folded())
@@ -221,25 +219,21 @@ class MG(nn.Module):
             raise UserError("the mg student starts from Magenta's weights: use --teacher magenta --style-image IMG "
                             "(for any style: train-arbitrary --arch cond-mg)")
 
-    def start_from(self, teacher, inputs, progress: bool = True, styles=None, init=None) -> dict:
-        """Before distillation from a Magenta teacher: its weights, and a patch stem fitted to its features;
-        folded norms start at their average statistics (for any style: fitted over `styles`, style vectors)."""
+    def start_from(self, teacher, inputs, progress: bool = True, init=None) -> dict:
+        """Before distillation from a Magenta teacher: its weights, and a patch stem fitted to its features
+        (or, `init`, a trained cond-mg export: its weights, its stem in this net's form, its up-path cut to this
+        net's widths)."""
         self.check_teacher(teacher)
-        if init is not None and not self.cond:
-            raise ValueError("--init takes a cond-mg export and starts a conditional net (cond-mg, cond-mg-rt)")
-        if init is not None:  # a trained cond-mg: its stem in this net's form, its up-path cut to this net's widths
+        if init is not None:
+            if not self.cond:
+                raise ValueError("--init takes a cond-mg export and starts a cond-mg")
             twin = MG.from_export(init)
             twin = twin.with_phase_stem() if self.stem_kind == "phase" and twin.stem_kind == "teacher" else twin
-            twin, info = twin.narrowed(self.up), {"init": Path(init).name, "stem_fit_steps": 0}
-            if self.fold == "none":
-                self.load_state_dict(twin.state_dict())
-                return info
-            return {**info, **self.fold_styles_from(twin, inputs, styles)}
+            self.load_state_dict(twin.narrowed(self.up).state_dict())
+            return {"init": Path(init).name, "stem_fit_steps": 0}
         if self.fold != "none":
             twin = MG(**self.args)
             info = twin.start_from(teacher, inputs, progress)
-            if self.cond:
-                return {**info, **self.fold_styles_from(twin, inputs, styles)}
             return {**info, **self.fold_from(twin, inputs)}
         self.load_teacher(None if self.cond else teacher.vec)
         if self.stem_kind != "patch":
@@ -319,55 +313,13 @@ class MG(nn.Module):
         return net.eval()
 
     @torch.no_grad()
-    def fold_styles_from(self, twin: "MG", inputs, styles, crops: int = 3, size: int = 192) -> dict:
-        """`fold_from` for any style: copy `twin` (cond, all norms live); each norm to fold becomes the style
-        affine whose scale and shift are the least-squares linear fit, over the style vectors `styles`, of that
-        style's norm at its average statistics (`crops` crops of `inputs` per style)."""
-        if styles is None or len(styles) < 8:
-            raise ValueError("folding a conditional net's norms needs style vectors (at least 8)")
-        self.load_state_dict(twin.state_dict(), strict=False)
-        pairs, tpairs = self.pairs(), twin.pairs()
-        idx = self.folded(self.fold)
-        norms = [tpairs[i][1] for i in idx]
-        v = torch.as_tensor(np.asarray(styles, np.float32)).reshape(-1, 100)
-        fits = {i: ([], []) for i in idx}
-        for k in range(len(v)):
-            stats = norm_stats(twin, norms, inputs, n=crops, size=size, run=lambda x: twin(x, v[k:k + 1]))
-            for i, n in zip(idx, norms):
-                g, b = (t.reshape(n.ch, n.phases)[:, 0] for t in n.affine(v[k:k + 1]))
-                mu, var = (t.reshape(n.ch, n.phases)[:, 0] for t in stats[id(n)])
-                a, c = fold_affine((mu, var), n.norm.eps, g, b)
-                fits[i][0].append(a)
-                fits[i][1].append(c)
-        x = torch.cat([v, torch.ones(len(v), 1)], 1)
-        ridge = 1e-3 * torch.eye(101)
-        for i in idx:
-            norm = pairs[i][1]
-            for lin, ys in ((norm.scale, fits[i][0]), (norm.shift, fits[i][1])):
-                w = torch.linalg.solve(x.T @ x + ridge, x.T @ torch.stack(ys))  # [101, ch]
-                lin.weight.copy_(w[:100].T)
-                lin.bias.copy_(w[100])
-        return {"norms_folded": len(idx), "fold_styles": len(v), "fold_crops_per_style": crops}
-
-    @torch.no_grad()
     def specialise(self, vec) -> "MG":
-        """The fixed-style `mg` net of a `cond-mg` at one style vector: every style affine folded into its conv,
-        the live norms' scale/shift kept for `vec` (exports like any `mg` student)."""
+        """The fixed-style `mg` net (every norm live) of a `cond-mg` at one style vector: exports like any `mg`
+        student, or folds further (`MG(fold=...).fold_from(it, photos)`)."""
         if not self.cond:
             raise ValueError("specialise: not a conditional net")
-        args = {k: val for k, val in self.args.items() if k != "cond"}
-        fixed = MG(cond=False, fold=self.fold, **args)
-        v = torch.as_tensor(np.asarray(vec, np.float32)).reshape(1, 100)
-        fixed.stem.load_state_dict(self.stem.state_dict())
-        fixed.vec.copy_(v)
-        for (c, n, _), (c2, n2, _) in zip(self.pairs(), fixed.pairs()):
-            if isinstance(n2, Folded):
-                g, b = (t.reshape(-1) for t in n.affine(v))
-                c2.weight.copy_(c.weight * g[:, None, None, None])
-                c2.bias.copy_((c.bias * g if c.bias is not None else 0) + b)
-            else:
-                c2.load_state_dict(c.state_dict())
-                n2.load_state_dict(n.state_dict())
+        fixed = MG(**{**self.args, "cond": False})
+        fixed.load_state_dict({**self.state_dict(), "vec": torch.as_tensor(np.asarray(vec, np.float32)).reshape(1, 100)})
         return fixed.eval()
 
 
@@ -432,15 +384,5 @@ def mg_rt(stem: str = "phase", blocks: int = BLOCKS, stem_fit: int = 300, head_r
 
 
 @register("cond-mg")
-def cond_mg(stem: str = "teacher", blocks: int = BLOCKS, stem_fit: int = 300, head_res: str = "quarter", up="16,8",
-            fold: str = "none"):
-    return MG(cond=True, stem=str(stem), blocks=int(blocks), stem_fit=int(stem_fit), head_res=str(head_res), up=up,
-              fold=str(fold))
-
-
-@register("cond-mg-rt")
-def cond_mg_rt(stem: str = "phase", blocks: int = BLOCKS, stem_fit: int = 300, head_res: str = "quarter",
-               fold: str = "half", up="16,4"):
-    """`cond-mg` in the real-time shape of `mg-rt`: the folded norms are style affines (linear in the style
-    vector), so each style specialises into a fixed `mg-rt` graph (`specialise`, runtime/specialise.py)."""
-    return cond_mg(stem, blocks, stem_fit, head_res, up, fold)
+def cond_mg(stem: str = "teacher", blocks: int = BLOCKS, stem_fit: int = 300, head_res: str = "quarter", up="16,8"):
+    return MG(cond=True, stem=str(stem), blocks=int(blocks), stem_fit=int(stem_fit), head_res=str(head_res), up=up)

@@ -1,12 +1,15 @@
 """One style of a conditional real-time student as a fixed int8 graph, made once per style and cached.
 
-The shipped multi-style student (`nets.multi.MultiRT`, e.g. `multi26`) is a float ONNX file taking `input` and
-`style_weights` [26]. Its style parts are per-style tables, linear in the style weights: folded norms
-(a(s) * conv(x) + b(s)) and the gamma/beta of its instance norms. For one style vector they are constants, so
-`fixed_graph` folds them into the conv weights and biases and the norms' scale/shift (numpy, exact): a fixed
-graph of the same shape as the other real-time students. `specialised` quantises it (static int8 QDQ with
-byte-exact ends, ranges from a quick calibration on offline photos) and caches the file under
-FRAMESTYLE_HOME/cache/specialised keyed by (model file hash, style weights); the Stylizer runs it on the byte path.
+Two conditional students ship as float ONNX files whose style parts are cheap functions of the style, folded
+here (numpy, exact) into conv weights and biases and the live norms' scale/shift:
+- `multi26` (`nets.multi.MultiRT`): `input` and `style_weights` [26]; per-style tables, linear in the weights;
+- `arbitrary` (`nets.mgnet` `cond-mg`): `input` and `style` [100], a Magenta style vector; the body's norms stay
+  live, the up-path's (the costly ones: each channel's 4-16 phase-channels) are folded at that style's statistics
+  measured on the calibration photos (`head_statistics`).
+For one style the result is a fixed graph of the same shape as the other real-time students. `specialised`
+quantises it (static int8 QDQ with byte-exact ends, ranges from a quick calibration on offline photos) and caches
+the file under FRAMESTYLE_HOME/cache/specialised keyed by (model file hash, style); the Stylizer (and the
+arbitrary-style backend) runs it on the byte path.
 """
 from __future__ import annotations
 
@@ -31,10 +34,13 @@ def onnx_weights(path) -> dict:
     return named_weights(onnx.load(str(path)).graph)
 
 
-def fixed_graph(w: dict, style):
+def fixed_graph(w: dict, style, images=None):
     """The float ONNX model (input [1,3,H,W] 0..1 -> same shape) of a conditional student at one style: `multi26`
-    (MultiRT, style = 26 weights) or `cond-mg-rt` (style = a Magenta vector [100]), told apart by its weights."""
-    return graph_of(mg_layers(w, style) if "res.0.1.scale.weight" in w else multi_layers(w, style))
+    (MultiRT, style = 26 weights) or a `cond-mg` (style = a Magenta vector [100], its up-path's norms folded at
+    their statistics on `images`, default the calibration photos), told apart by its weights."""
+    if "res.0.1.scale.weight" not in w:
+        return graph_of(multi_layers(w, style))
+    return graph_of(mg_layers(w, style, head_statistics(w, style, images or _calibration())))
 
 
 def multi_layers(w: dict, sw) -> list:
@@ -55,15 +61,17 @@ def multi_layers(w: dict, sw) -> list:
     return out
 
 
-def mg_layers(w: dict, vec) -> list:
-    """A `cond-mg-rt` (nets/mgnet.py, phase stem, folded norms as style affines) at Magenta style vector `vec`."""
+def mg_layers(w: dict, vec, head_stats=None) -> list:
+    """A `cond-mg` (nets/mgnet.py, phase stem) at Magenta style vector `vec`: the body's norms live (instance
+    norms at the style's scale/shift); the up-path's norms folded into their convs at `head_stats` [(mean, var)
+    per channel] or, without them, live group norms that `head_statistics` measures."""
     v = np.asarray(vec, np.float32).reshape(100)
+    if w["stem.1.weight"].shape[1] != 12:
+        raise ValueError("specialise: a cond-mg with the phase stem (train-arbitrary --arch-arg stem=phase)")
 
-    def affine(prefix, rows):  # StyleNorm scale/shift at v, repeated over each channel's phases
-        g = w[prefix + ".scale.weight"] @ v + w[prefix + ".scale.bias"]
-        b = w[prefix + ".shift.weight"] @ v + w[prefix + ".shift.bias"]
-        rep = rows // len(g)
-        return np.repeat(g, rep), np.repeat(b, rep)
+    def affine(prefix):  # StyleNorm scale/shift at v
+        return (w[prefix + ".scale.weight"] @ v + w[prefix + ".scale.bias"],
+                w[prefix + ".shift.weight"] @ v + w[prefix + ".shift.bias"])
 
     out = [dict(w=w["stem.0.weight"], b=None, stride=2, pad=0)]
     for j, stride in ((1, 1), (3, 1), (5, 2)):
@@ -71,24 +79,48 @@ def mg_layers(w: dict, vec) -> list:
         out.append(dict(w=w[f"stem.{j}.weight"], b=w[f"stem.{j}.bias"], stride=stride, pad=k // 2, act="relu"))
     blocks = len({k.split(".")[1] for k in w if k.startswith("res.")})
     for i in range(blocks):
-        cw1, cw2 = w[f"res.{i}.0.weight"], w[f"res.{i}.2.weight"]
-        out.append(dict(w=cw1, b=w[f"res.{i}.0.bias"], stride=1, pad=1, norm=affine(f"res.{i}.1", len(cw1)),
-                        act="relu", res="in"))
-        g, b = affine(f"res.{i}.3", len(cw2))
-        out.append(dict(w=cw2 * g[:, None, None, None], b=w[f"res.{i}.2.bias"] * g + b, stride=1, pad=1,
-                        res="add"))
+        out.append(dict(w=w[f"res.{i}.0.weight"], b=w[f"res.{i}.0.bias"], norm=affine(f"res.{i}.1"), stride=1,
+                        pad=1, act="relu", res="in"))
+        out.append(dict(w=w[f"res.{i}.2.weight"], b=w[f"res.{i}.2.bias"], norm=affine(f"res.{i}.3"), stride=1,
+                        pad=1, res="add"))
     for i in range(3):
         cw = w[f"head.{i}.weight"]
-        g, b = affine(f"head_norm.{i}", len(cw))
-        bias = w.get(f"head.{i}.bias")
-        out.append(dict(w=cw * g[:, None, None, None], b=(bias * g if bias is not None else 0) + b, stride=1,
-                        pad=cw.shape[-1] // 2, act="relu" if i < 2 else "sigmoid"))
+        g, b = affine(f"head_norm.{i}")
+        rep = len(cw) // len(g)
+        layer = dict(stride=1, pad=cw.shape[-1] // 2, act="relu" if i < 2 else "sigmoid")
+        if head_stats is None:  # live: a group norm over each channel's phases, its input tapped
+            out.append(dict(layer, w=cw, b=None, group=(len(g), np.repeat(g, rep), np.repeat(b, rep)), tap=f"h{i}"))
+        else:  # folded at this style's statistics: x * a + c
+            mu, var = head_stats[i]
+            a = g / np.sqrt(var + 1e-5)
+            out.append(dict(layer, w=cw * np.repeat(a, rep)[:, None, None, None], b=np.repeat(b - a * mu, rep)))
     return out
+
+
+def head_statistics(w: dict, vec, images) -> list:
+    """Each up-path norm's input statistics at style `vec`: per channel (pooled over its phases) mean and
+    variance, averaged over `images` (uint8 HxWx3), measured by ONNX Runtime on the live graph."""
+    import onnxruntime as ort
+    m = graph_of(mg_layers(w, vec))
+    sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    acc = None
+    for img in images:
+        x = np.ascontiguousarray(img[: img.shape[0] // 4 * 4, : img.shape[1] // 4 * 4].transpose(2, 0, 1)[None],
+                                 np.float32) / 255
+        taps = sess.run([f"h{i}" for i in range(3)], {"input": x})
+        st = []
+        for i, t in enumerate(taps):
+            ch = len(w[f"head_norm.{i}.scale.bias"])
+            z = t.reshape(ch, -1).astype(np.float64)
+            st.append((z.mean(1), z.var(1)))
+        acc = st if acc is None else [(a[0] + s[0], a[1] + s[1]) for a, s in zip(acc, st)]
+    return [(mu / len(images), var / len(images)) for mu, var in acc]
 
 
 def graph_of(layers: list):
     """A fixed-style ONNX graph from conv layers: dict(w, b, stride, pad, norm=(scale, shift) for an instance
-    norm after the conv, act relu|sigmoid, res "in" (a residual block starts at this layer's input) | "add" (this
+    norm after the conv, group=(channels, scale, shift) for one over each channel's phase-channels whose input is
+    also output as `tap`, act relu|sigmoid, res "in" (a residual block starts at this layer's input) | "add" (this
     layer's output is added to it)). The last layer's sigmoid is followed by the 4x pixel shuffle."""
     from onnx import TensorProto, helper, numpy_helper
     inits, nodes = [], []
@@ -97,11 +129,15 @@ def graph_of(layers: list):
         inits.append(numpy_helper.from_array(np.ascontiguousarray(arr, np.float32), name))
         return name
 
+    def const_i(name, values):
+        inits.append(numpy_helper.from_array(np.asarray(values, np.int64), name))
+        return name
+
     def op(kind, ins, out, **kw):
         nodes.append(helper.make_node(kind, ins, [out], name=out + "_" + kind, **kw))
         return out
 
-    y, block_in = "input", None
+    y, block_in, taps = "input", None, []
     for i, L in enumerate(layers):
         k = L["w"].shape[-1]
         if L.get("res") == "in":
@@ -112,6 +148,15 @@ def graph_of(layers: list):
         if L.get("norm") is not None:
             g, b = L["norm"]
             t = op("InstanceNormalization", [t, const(f"n{i}.g", g), const(f"n{i}.b", b)], f"n{i}", epsilon=1e-5)
+        if L.get("group") is not None:  # an instance norm over each channel's phase-channels (for measuring)
+            ch, g, b = L["group"]
+            taps.append(op("Identity", [t], L["tap"]))
+            flat = op("Reshape", [t, const_i(f"gs{i}", [0, ch, -1])], f"gr{i}")
+            flat = op("InstanceNormalization", [flat, const(f"gg{i}", np.ones(ch)), const(f"gb{i}", np.zeros(ch))],
+                      f"gn{i}", epsilon=1e-5)
+            t = op("Reshape", [flat, op("Shape", [t], f"gsh{i}")], f"gu{i}")
+            t = op("Add", [op("Mul", [t, const(f"gm{i}", g.reshape(1, -1, 1, 1))], f"gmul{i}"),
+                           const(f"ga{i}", b.reshape(1, -1, 1, 1))], f"gadd{i}")
         if L.get("res") == "add":
             t = op("Add", [block_in, t], f"a{i}")
         if L.get("act") == "relu":
@@ -121,8 +166,8 @@ def graph_of(layers: list):
         y = t
     graph = helper.make_graph(nodes, "rt_fixed",
                               [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, "height", "width"])],
-                              [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, "height", "width"])],
-                              inits)
+                              [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, "height", "width"])]
+                              + [helper.make_tensor_value_info(t, TensorProto.FLOAT, None) for t in taps], inits)
     m = helper.make_model(graph, opset_imports=[helper.make_operatorsetid("", 17)])
     m.ir_version = 8
     return m

@@ -234,10 +234,8 @@ def train_arbitrary(name: str = "my-arbitrary", arch: str = "cond-fast", arch_kw
     pool = TeacherPool(MagentaTeacher(threads=threads), contents, vectors, pool_size, crop, workdir / "pool", seed)
     pool.thread.start()
 
-    folds = {"styles": vectors[::max(1, len(vectors) // 96)]} if getattr(net, "fold", "none") != "none" else {}
-    folds.update({"init": init} if init is not None else {})
     start = {} if resume else start_from_teacher(net, teacher, contents[::2], lambda n: torch_psnr(n, evalset),
-                                                  progress, **folds)
+                                                  progress, **({"init": init} if init is not None else {}))
     opt = torch.optim.Adam(param_groups(net, lr), lr=lr)
     step, elapsed, history = 0, 0.0, []
     rng = np.random.default_rng(seed)
@@ -277,8 +275,9 @@ def train_arbitrary(name: str = "my-arbitrary", arch: str = "cond-fast", arch_kw
     save_checkpoint(ckpt, model=net.state_dict(), opt=opt.state_dict(), step=step, elapsed=elapsed,
                     history=history, arch=arch, arch_kwargs=arch_kwargs or {})
     card = {"kind": "arbitrary", "method": "student", "style_input": "style", "teacher": "magenta",
-            # folded norms (cond-mg-rt): each style runs as its own fixed int8 graph (runtime/specialise.py)
-            **({"specialise": True} if getattr(net, "fold", "none") != "none" else {}),
+            # a cond-mg: each style runs as its own fixed int8 graph, the up-path's norms folded at that style's
+            # statistics (runtime/specialise.py)
+            **({"specialise": True} if arch == "cond-mg" else {}),
             "arch": arch, "arch_kwargs": arch_kwargs or {},
             "description": f"{arch} arbitrary-style student distilled from Magenta; style = Magenta style vector",
             "licence": "Apache-2.0 (trained here from Apache-2.0 teacher weights)",

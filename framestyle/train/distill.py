@@ -25,6 +25,7 @@ from .loop import (Budget, CsvLog, check_teacher, command_line, cosine_lr, finis
 
 
 SCALES = (1.0, 0.7)  # content scales labelled by the teacher (scaling happens before the teacher, never after)
+INIT_LABELS = 96  # content frames the teacher labels for `--init` (x2 scales x2 mirrors), unless --labels says
 ALIGN = 8  # crop offsets on the teachers' stride grid (multistyle26: 4, Magenta: 4; 8 covers the students too)
 
 
@@ -130,7 +131,7 @@ def distill(teacher: str, name: str, arch: str = "fast", arch_kwargs: Optional[d
             batch: int = 4, crop: int = 0, lr: float = 2e-3, seed: int = 0, workdir: Optional[Path] = None,
             resume: bool = False, out_dir: Optional[Path] = None, eval_every: int = 250,
             progress: bool = True, threads: Optional[int] = None, grad_weight: float = 0.5,
-            stability: float = 0.0, init=None) -> dict:
+            stability: float = 0.0, init=None, labels: Optional[int] = None) -> dict:
     import torch
     from tqdm import tqdm
     from ..nets import build
@@ -143,13 +144,19 @@ def distill(teacher: str, name: str, arch: str = "fast", arch_kwargs: Optional[d
     workdir, ckpt = prepare_workdir(workdir, name, resume)
 
     t_spec = Teacher(teacher, threads=threads)
-    if init is not None:  # the any-painting student at this painting's style: a fixed net of its shape
-        net, arch, arch_kwargs = start_from_student(init, t_spec)
+    sources = content or default_sources()
+    twin = None
+    if init is not None:  # a conditional student at this teacher's style: a fixed net of its shape
+        net, arch, arch_kwargs, twin = start_from_student(init, t_spec)
     else:
         net = build(arch, **(arch_kwargs or {}))
     check_teacher(net, t_spec)  # before the (slow) labelling
-    sources = content or default_sources()
     imgs, names = load_content(sources)
+    if labels is None and init is not None:
+        labels = INIT_LABELS  # a student that starts near the target needs fewer teacher labels (docs/students.md)
+    if labels and len(imgs) > labels:  # an even subset of the content frames
+        keep = np.linspace(0, len(imgs) - 1, labels).round().astype(int)
+        imgs, names = [imgs[i] for i in keep], [names[i] for i in keep]
     pairs = cached_pairs(t_spec, imgs, names, progress)
     evalset = [(x, (t_spec(x) * 255 + 0.5).astype(np.uint8))
                for x in (resize_long(__import__("framestyle").load_image(p), 512) for p in held_out_images())]
@@ -157,7 +164,8 @@ def distill(teacher: str, name: str, arch: str = "fast", arch_kwargs: Optional[d
         evalset = pairs[:4]
 
     if init is not None and not resume:
-        start = {"init": str(init), "heldout_psnr": round(evaluate(net, evalset), 3)}
+        folded = net.fold_from(twin, [x for x, _ in pairs[::2]]) if twin is not None else {}
+        start = {"init": str(init), **folded, "heldout_psnr": round(evaluate(net, evalset), 3)}
     else:
         start = {} if resume else start_from_teacher(net, t_spec, [x for x, _ in pairs[::2]],
                                                       lambda n: evaluate(n, evalset), progress)
@@ -236,21 +244,24 @@ def distill(teacher: str, name: str, arch: str = "fast", arch_kwargs: Optional[d
 
 def start_from_student(init, teacher):
     """`distill --init MODEL`: a trained conditional real-time student specialised at the teacher's style, so
-    training begins near the target -> (net, arch, arch_kwargs). MODEL: the any-painting student (a float
-    cond-mg / cond-mg-rt export, e.g. the built-in `arbitrary`) for `--teacher magenta`, at the painting's style
-    vector; or the multi-style student (`multi26`) for `--teacher multistyle26:S`, at style S."""
+    training begins near the target -> (net, arch, arch_kwargs, a twin to fold into net, or None). MODEL: the
+    any-painting student (a float cond-mg export, e.g. the built-in `arbitrary`) for `--teacher magenta`, at the
+    painting's style vector, its up-path's norms folded at their statistics on the content photos; or the
+    multi-style student (`multi26`) for `--teacher multistyle26:S`, at style S."""
     from ..zoo import get_model
     info = get_model(str(init))
     kind = getattr(teacher, "kind", None)
     try:
         if info.kind == "multi" and info.card.get("arch") == "multi-rt" and kind == "multistyle26":
             from ..nets.multi import MultiRT
-            return MultiRT.from_export(info.path).specialise(teacher.weights).train(), "multi-rt-fixed", {}
-        if info.kind == "arbitrary" and kind == "magenta":
+            return MultiRT.from_export(info.path).specialise(teacher.weights).train(), "multi-rt-fixed", {}, None
+        if info.kind == "arbitrary" and kind == "magenta":  # its up-path's norms folded (as the runtime does)
             from ..nets.mgnet import MG
             cond = MG.from_export(info.path)
             kwargs = {k: (",".join(map(str, v)) if k == "up" else v) for k, v in cond.args.items() if k != "cond"}
-            return cond.specialise(teacher.vec).train(), "mg", {**kwargs, "fold": cond.fold}
+            # the style's fixed net, folded into `net` on the content photos once they are loaded
+            return MG(**{**cond.args, "cond": False}, fold="head"), "mg", {**kwargs, "fold": "head"}, \
+                cond.specialise(teacher.vec)
     except (ValueError, OSError, KeyError) as exc:
         raise UserError(f"--init {init}: not a float conditional real-time student ({exc})") from None
     raise UserError(f"--init {init}: takes the any-painting student (e.g. arbitrary) with --teacher magenta, or "
