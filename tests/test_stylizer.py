@@ -104,10 +104,10 @@ def test_reflect_pad_layout():
 
 
 def test_one_session_and_the_fast_path(tiny_model, home_photo, monkeypatch):
-    from framestyle.runtime import stylizer
+    from framestyle.runtime import session
     opened = []
-    real = stylizer.make_session
-    monkeypatch.setattr(stylizer, "make_session", lambda *a, **k: opened.append(a) or real(*a, **k))
+    real = session.make_session
+    monkeypatch.setattr(session, "make_session", lambda *a, **k: opened.append(a) or real(*a, **k))
     st = Stylizer(str(tiny_model))
     st.stylize(home_photo)
     st.process(home_photo[:240, :320])

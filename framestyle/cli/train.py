@@ -31,7 +31,7 @@ def add_parsers(sub):
     d.add_argument("--int8", action="store_true",
                    help="also write NAME-int8, the int8 copy (`framestyle quantize --int8`): what the -rt built-ins ship")
     A.budget_args(d, lr_help="learning rate (default 2e-3; 5e-4 for the nets that start from the teacher's "
-                             "weights: ms26, mg, mg-rt)")
+                             "weights: ms26, mg, mg-rt; 1e-4 with --init)")
     d.set_defaults(func=cmd_distill, needs=("torch",))
 
     t = sub.add_parser("train", help="train a real-time style from a painting (perceptual loss, no teacher)")
@@ -170,7 +170,7 @@ def cmd_distill(args):
     if args.crop and args.crop < 32:
         raise UserError("--crop must be 0 (whole frames) or >= 32")
     if args.lr is None:  # the teacher-shaped nets fine-tune the teacher's weights
-        args.lr = 5e-4 if args.arch in ("ms26", "mg", "mg-rt") or args.init else 2e-3
+        args.lr = 1e-4 if args.init else 5e-4 if args.arch in ("ms26", "mg", "mg-rt") else 2e-3
     check_destination(args, *([args.output, args.output + "-int8"] if args.int8 else [args.output]))
     res = distill(teacher, args.output, arch=args.arch, arch_kwargs=A.arch_kwargs(args.arch_arg),
                   content=args.content, steps=args.steps, minutes=args.minutes, batch=args.batch, crop=args.crop,

@@ -19,8 +19,8 @@ from ..imageio import atomic_file
 from ..zoo.card import ModelCard
 from .data import default_sources, held_out_images, load_content, resize_long
 from .losses import distill_loss, stability_loss
-from .loop import (Budget, CsvLog, check_teacher, command_line, cosine_lr, finish_model, load_checkpoint,
-                   net_multiple, optimise, prepare_workdir, running_average, save_checkpoint, seed_all, set_lr,
+from .loop import (Budget, CsvLog, check_teacher, command_line, cosine_lr, finish_model, load_checkpoint, net_multiple,
+                   optimise, param_groups, prepare_workdir, running_average, save_checkpoint, seed_all, set_lr,
                    start_from_teacher)
 
 
@@ -169,7 +169,8 @@ def distill(teacher: str, name: str, arch: str = "fast", arch_kwargs: Optional[d
     else:
         start = {} if resume else start_from_teacher(net, t_spec, [x for x, _ in pairs[::2]],
                                                       lambda n: evaluate(n, evalset), progress)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    # a ready student (--init) is fine-tuned: its style maps (MG) at the lower rate of train.loop.param_groups
+    opt = torch.optim.Adam(param_groups(net, lr) if init is not None else net.parameters(), lr=lr)
     step, elapsed, best, history = 0, 0.0, -1.0, []
     if resume:
         st = load_checkpoint(ckpt)
@@ -191,6 +192,8 @@ def distill(teacher: str, name: str, arch: str = "fast", arch_kwargs: Optional[d
         else:
             x, y = sample_frames(pairs, batch, rng, small=early)
         cur_lr = cosine_lr(lr, budget.frac(step, elapsed))
+        if init is not None:  # a ready student: warm up over the first 10% (Adam's first steps move every weight)
+            cur_lr *= min(1.0, (budget.frac(step, elapsed) + 1e-3) / 0.1)
         set_lr(opt, cur_lr)
         out = net(x)
         loss = distill_loss(out, y, grad_weight)
