@@ -150,6 +150,26 @@ def test_webcam_on_device(page, served):
     assert page.js("document.getElementById('device-info').textContent") == f"wasm, {dev['threads']} threads"
 
 
+def test_webcam_on_device_multi_style(page, served):
+    """A multi-style model on the device: the server folds style 7 of multi26 into a fixed int8 graph, the page
+    runs it like the default (wasm, RGBA form, threads) and draws frames."""
+    if not vendor_ready(ORT_FILES):
+        pytest.skip("onnxruntime-web files absent: run scripts/fetch_web_assets.sh")
+    page.js("document.querySelector('input[name=mode][value=device]').checked = true; "
+            "document.querySelector('input[name=mode][value=device]').dispatchEvent(new Event('change')); "
+            "document.getElementById('live-model').value = 'multi26'; "
+            "document.getElementById('live-model').dispatchEvent(new Event('change')); "
+            "document.getElementById('style-index').value = '7'; true")
+    assert not page.js("document.getElementById('style-index-row').hidden")
+    status = run_camera(page, "device", "multi26", "web-webcam-device-multi26.png")
+    dev = page.js("window.framestyle.device")
+    threads = min(page.js("navigator.hardwareConcurrency"), 8)
+    assert (dev["model"], dev["style"], dev["specialised"], dev["backend"], dev["form"], dev["threads"]) == \
+        ("multi26", "7", True, "wasm", "rgba", threads)
+    assert status.startswith(f"on device: multi26 style 7 160x120, wasm {threads} thread"), status
+    assert page.js("document.getElementById('device-info').textContent").startswith(f"wasm, {threads} thread")
+
+
 def test_webcam_on_device_with_one_thread(served, tmp_path_factory):
     """Without SharedArrayBuffer (threads unavailable) the page runs the default on one thread; fresh page: the
     device Model select starts on the zoo's default."""
