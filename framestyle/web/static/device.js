@@ -150,7 +150,7 @@ async function deviceLoop(live) {
     $("cam-status").textContent = "style vector…";
     vec = await styleVector(state.styleFile);
   }
-  const style = deviceStyle(m);
+  let style = deviceStyle(m);
   if (m.specialise) $("cam-status").textContent = `making ${m.name}${style.label} on the server…`;
   const [w, h] = liveSize(m.multiple);
   const grab = new OffscreenCanvas(w, h).getContext("2d", { willReadFrequently: true });
@@ -179,8 +179,21 @@ async function deviceLoop(live) {
   const where = `${sess.backend} ${threads} thread${threads > 1 ? "s" : ""}`;
   state.device = { model: m.name, style: style.index, specialised: !!m.specialise, backend: sess.backend, threads, form: sess.form, w, h, modelMs: null, times: [], tried: live.tried || null };
   $("device-info").textContent = `${sess.backend}, ${threads} thread${threads > 1 ? "s" : ""}`;
-  let ms = null;
+  let ms = null, next = null, pending = false, failed = null;
+  const same = (a, b) => !!a && a.index === b.index && a.file === b.file;
   while (live.running) {
+    if (next) {  // a specialisable model follows the Style box (or style image) while it runs: swap between frames
+      await sess.session.release();
+      ({ sess, style } = next);
+      next = null;
+      state.device.style = style.index;
+    }
+    const want = deviceStyle(m);
+    if (m.specialise && !pending && !same(style, want) && !same(failed, want) && (want.file || want.index !== null)) {
+      pending = true;
+      deviceSession(ort, m, sess.backend, w, h, null, want).then((s) => { next = { sess: s, style: want }; })
+        .catch((e) => { failed = want; console.error(e); }).finally(() => { pending = false; });
+    }
     grab.drawImage($("video"), 0, 0, w, h);
     const src = grab.getImageData(0, 0, w, h).data;
     const t0 = performance.now();
@@ -195,8 +208,10 @@ async function deviceLoop(live) {
     state.device.times.push(dt);  // every inference's ms, for benchmarks (the last 1000)
     if (state.device.times.length > 1000) state.device.times.shift();
     $("model-ms").textContent = ms.toFixed(1);
-    $("cam-status").textContent = `on device: ${m.name}${style.label} ${w}x${h}, ${where}, ${ms.toFixed(1)} ms/frame (model)`;
+    $("cam-status").textContent = `on device: ${m.name}${style.label} ${w}x${h}, ${where}, ${ms.toFixed(1)} ms/frame (model)` +
+      (pending ? `; making${want.label}…` : same(failed, want) ? `; ${m.name}${want.label} failed (see the console)` : "");
     await nextTask();
   }
   await sess.session.release();
+  if (next) await next.sess.session.release();
 }
