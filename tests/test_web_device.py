@@ -104,6 +104,7 @@ def test_device_model_is_one_style_as_the_python_runtime_runs_it(server):
     assert models["multi26"]["browser"] and models["multi26"]["specialise"] and models["multi26"]["styles"] == 26
     for data, status, words in [({"model": "multi26", "style": "40"}, 400, "style"),
                                 ({"model": "starry"}, 400, "not specialisable"),
+                                ({"model": "multi26", "style": "7", "form": "float"}, 422, "form"),
                                 ({"model": "nope"}, 404, "unknown model")]:
         bad = httpx.post(server + "/api/device-model", data=data, timeout=60)
         assert bad.status_code == status and words in bad.json()["error"], (data, bad.text)
