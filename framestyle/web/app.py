@@ -279,10 +279,8 @@ def create_app(config: WebConfig) -> FastAPI:
             raise HTTPError(400, f"model {m.name!r} takes a style index or blend, not a style image")
         if m.kind == "arbitrary" and style_data is None:
             raise HTTPError(400, f"model {m.name!r} paints any style: upload a style_image")
-        t0 = time.perf_counter()
         data = await pooled("the style's model", device_model_job, m, style, style_data, form)
-        return Response(data, media_type="application/octet-stream",
-                        headers={"X-Made-Ms": f"{(time.perf_counter() - t0) * 1000:.0f}"})
+        return Response(data, media_type="application/octet-stream")
 
     @app.post("/api/style-vector", summary="the 100-number style vector of a painting, for the any-painting "
               "student running in the page")
