@@ -1,8 +1,10 @@
 """On-device stylisation in headless Chromium, beside the same model in Python, in one run.
 
 Starts `framestyle serve` and headless Debian Chromium with the fake camera, runs each on-device model (the
-zoo's default and the any-painting student, with starry_night.jpg as its style) on the page at each size for a
-fixed time, and reads the page's own numbers: frames drawn per second (#fps over the whole window), the model's
+zoo's default, one style of the multi-style student as the fixed int8 graph the server makes for the page
+(`POST /api/device-model`), and the any-painting student with starry_night.jpg as its style: the specialised
+graph when its card says "specialise", else the conditional file fed the style vector) on the page at each size
+for a fixed time, and reads the page's own numbers: frames drawn per second (#fps over the whole window), the model's
 ms per frame, backend and threads. Then the same model through `Stylizer.process` (ONNX Runtime, uint8 in and
 out) at the same sizes. With --profile, onnxruntime-web's per-operator profile of each model (wasm, the page's
 form and threads) at the largest size. Writes docs/browser.md and docs/browser.json.
@@ -25,9 +27,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 STYLE = ROOT.parent / "shared" / "data" / "images" / "starry_night.jpg"
 TARGETS = {("default", 640): 15, ("default", 320): 30, ("student", 640): 8}
+MULTI_STYLE = "7"  # the multi-style student's style on the page (a bold one)
 
 
-def page_run(page, url: str, model: str, size: str, seconds: float, style: bool) -> dict:
+def page_run(page, url: str, model: str, size: str, seconds: float, style: bool, index=None) -> dict:
     page.call("Page.navigate", url=url)  # a fresh page: onnxruntime-web's threads are set once per page
     page.wait("document.body && document.body.dataset.ready === '1'", 30, "the page")
     if style:
@@ -37,7 +40,8 @@ def page_run(page, url: str, model: str, size: str, seconds: float, style: bool)
             "document.querySelector('input[name=mode][value=device]').dispatchEvent(new Event('change')); "
             f"document.getElementById('live-size').value = {json.dumps(size)}; "
             f"document.getElementById('live-model').value = {json.dumps(model)}; "
-            "document.getElementById('cam-start').click(); true")
+            + (f"document.getElementById('style-index').value = {json.dumps(index)}; " if index else "")
+            + "document.getElementById('cam-start').click(); true")
     page.wait("Number(document.getElementById('frames').textContent) >= 2", 180, f"{model} {size} frames")
     frames = "Number(document.getElementById('frames').textContent)"
     n0, t0, k0 = page.js(frames), time.monotonic(), page.js("window.framestyle.device.times.length")
@@ -49,13 +53,18 @@ def page_run(page, url: str, model: str, size: str, seconds: float, style: bool)
     page.js("document.getElementById('cam-stop').click(); true")
     return {"fps": round((n1 - n0) / (t1 - t0), 2), "fps_readout": float(shown), "frames": n1 - n0,
             "model_ms": round(statistics.median(times), 1), "backend": dev["backend"], "threads": dev["threads"],
-            "form": dev["form"], "tried": dev.get("tried")}
+            "form": dev["form"], "specialised": dev.get("specialised"), "style": dev.get("style"),
+            "tried": dev.get("tried")}
 
 
 PROFILE_JS = """(async () => {
   const ort = await loadOrt("ort.wasm.min.js");
-  const [w, h, name] = [%d, %d, %s];
-  const r = await fetch(`/models/${name}.onnx?form=rgba`);
+  const [w, h, name, index] = [%d, %d, %s, %s];
+  const fd = new FormData();
+  fd.append("model", name);
+  if (index !== null) fd.append("style", index);
+  const r = index === null ? await fetch(`/models/${name}.onnx?form=rgba`)
+                           : await fetch("/api/device-model", { method: "POST", body: fd });
   const sess = await ort.InferenceSession.create(new Uint8Array(await r.arrayBuffer()),
     { executionProviders: ["wasm"], enableProfiling: true, graphOptimizationLevel: "all" });
   const feeds = { rgba: new ort.Tensor("uint8", new Uint8Array(w * h * 4).fill(100), [h, w, 4]) };
@@ -68,13 +77,13 @@ PROFILE_JS = """(async () => {
 })()"""
 
 
-def profile(page, url: str, model: str, w: int, h: int, runs: int = 6) -> dict:
+def profile(page, url: str, model: str, w: int, h: int, index=None, runs: int = 6) -> dict:
     """onnxruntime-web's per-operator profile (it prints Chrome-trace JSON to the console), the first run dropped."""
     page.call("Runtime.enable")
     page.call("Page.navigate", url=url)
     page.wait("document.body && document.body.dataset.ready === '1'", 30, "the page")
     page.events.clear()
-    threads = page.js(PROFILE_JS % (w, h, json.dumps(model), runs), timeout=600)
+    threads = page.js(PROFILE_JS % (w, h, json.dumps(model), json.dumps(index), runs), timeout=600)
     time.sleep(1.0)
     page.js("1")
     text = "".join(a.get("value", "") for e in page.events if e["method"] == "Runtime.consoleAPICalled"
@@ -92,7 +101,7 @@ def profile(page, url: str, model: str, w: int, h: int, runs: int = 6) -> dict:
             per_node[(e["name"][:-len("_kernel_time")], e["args"].get("op_name", "?"), str(shape))] += \
                 e["dur"] / 1000 / len(runs_ms)
     total = sum(per_op.values()) or 1
-    return {"model": model, "size": f"{w}x{h}", "threads": threads, "run_ms": round(statistics.median(runs_ms), 1),
+    return {"model": label(model, index), "size": f"{w}x{h}", "threads": threads, "run_ms": round(statistics.median(runs_ms), 1),
             "ops": [[op, round(ms, 1), round(100 * ms / total, 1)] for op, ms in per_op.most_common(8)],
             "nodes": [[n, op, shape, round(ms, 1)] for (n, op, shape), ms in per_node.most_common(6)]}
 
@@ -130,14 +139,18 @@ def float_twin(src: Path, dst: Path) -> None:
     onnx.save(m, str(dst))
 
 
-def python_ms(model: str, w: int, h: int, threads: int, runs: int, style: bool) -> float:
+def label(model: str, index) -> str:
+    return model if index is None else f"{model} style {index}"
+
+
+def python_ms(model: str, w: int, h: int, threads: int, runs: int, style: bool, index=None) -> float:
     import numpy as np
 
     from framestyle import Stylizer, load_image
     frame = np.ascontiguousarray(np.asarray(
         __import__("PIL.Image", fromlist=["Image"]).fromarray(load_image(ROOT.parent / "shared" / "data" / "images" /
                                                                           "home.jpg")).resize((w, h))))
-    st = Stylizer(model, threads=threads, style_image=STYLE if style else None)
+    st = Stylizer(model, threads=threads, style_image=STYLE if style else None, style=index)
     for _ in range(3):
         st.process(frame)
     ts = []
@@ -157,14 +170,15 @@ def write_docs(rows, profiles, meta, md: Path) -> None:
              "`page FPS` = frames the page drew per second over the whole window (camera grab, inference, "
              "drawing); `model ms` = median time of the page's inferences inside that window; `Python ms` = median "
              "`Stylizer.process` time of the same model file in ONNX Runtime (uint8 frame in and out) in the "
-             "same run.", "",
+             "same run. A specialised model (`multi26 style 7`, and the any-painting student once its card says "
+             "\"specialise\") runs the fixed int8 graph of one style that `POST /api/device-model` answers.", "",
              "| model | size | backend | threads | form | page FPS | model ms | target | Python ms (threads) "
              "| Python FPS |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         tgt = r.get("target")
         mark = "-" if tgt is None else f">= {tgt} FPS: {'met' if r['fps'] >= tgt else 'missed'}"
-        lines.append(f"| `{r['model']}` | {r['size']} | {r['backend']} | {r['threads']} | {r['form']} | "
+        lines.append(f"| `{label(r['model'], r.get('style'))}` | {r['size']} | {r['backend']} | {r['threads']} | {r['form']}{' (specialised)' if r.get('specialised') else ''} | "
                      f"{r['fps']:.1f} | {r['model_ms']:.1f} | {mark} | {r['python_ms']:.1f} ({meta['py_threads']}) | "
                      f"{1000 / r['python_ms']:.1f} |")
     if profiles:
@@ -204,17 +218,21 @@ def main() -> None:
 
     from framestyle.web.headless import WEBGPU_FLAGS, chromium
     from framestyle.web.server import spawn_server
-    from framestyle.zoo import add_user_model, default_model, get_model
+    from framestyle.runtime.specialise import specialisable
+    from framestyle.zoo import add_user_model, default_model, get_model, list_models
     from framestyle.zoo.catalogue import METHOD_MODELS
     home = Path(tempfile.mkdtemp(prefix="fs-browser-bench-"))
     os.environ["FRAMESTYLE_HOME"] = str(home)  # the float twin lives in a throwaway user zoo
     default = get_model(default_model())
-    models = [("default", default.name, False), ("student", METHOD_MODELS["student"], True)]
+    multi = next((m.name for m in list_models() if m.builtin and specialisable(m) and m.kind == "multi"
+                  and m.styles > 1), None)
+    models = [("default", default.name, False, None)] + ([("multi", multi, False, MULTI_STYLE)] if multi else []) + \
+        [("student", METHOD_MODELS["student"], True, None)]
     if not a.no_float:
         twin = f"{default.name}-float"
         float_twin(default.path, home / "twin.onnx")
         add_user_model(home / "twin.onnx", twin, {**default.card.to_json(), "description": "float twin"})
-        models.insert(1, ("default-float", twin, False))
+        models.insert(1, ("default-float", twin, False, None))
     sizes = a.sizes.split(",")
     rows, profiles = [], []
     load0 = os.getloadavg()[0]
@@ -225,21 +243,21 @@ def main() -> None:
 
     with spawn_server(["--threads", "1"], env={"FRAMESTYLE_HOME": str(home)}) as url, \
             chromium(WEBGPU_FLAGS if a.webgpu else ()) as page:
-        for role, model, style in models:
+        for role, model, style, index in models:
             for size in sizes:
                 w, h = map(int, size.split("x"))
-                py = python_ms(model, w, h, a.python_threads, a.python_runs, style)
+                py = python_ms(model, w, h, a.python_threads, a.python_runs, style, index)
                 for threads in a.threads.split(","):
                     for form in a.forms.split(","):
-                        r = page_run(page, page_url(url, threads, form), model, size, a.seconds, style)
+                        r = page_run(page, page_url(url, threads, form), model, size, a.seconds, style, index)
                         r.update(model=model, role=role, size=size, target=TARGETS.get((role, w)), python_ms=py)
                         rows.append(r)
                         print(json.dumps(r), flush=True)
         if a.profile:
             w, h = map(int, sizes[-1].split("x"))
-            for role, model, _ in models:
-                if role != "default-float":
-                    profiles.append(profile(page, page_url(url, a.threads.split(",")[0]), model, w, h))
+            for role, model, style, index in models:
+                if role != "default-float" and not (style and get_model(model).card.get("specialise")):
+                    profiles.append(profile(page, page_url(url, a.threads.split(",")[0]), model, w, h, index))
                     print(json.dumps(profiles[-1]), flush=True)
     meta = {"command": "python bench/browser_bench.py " + " ".join(shlex.quote(x) for x in sys.argv[1:]),
             "when": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),

@@ -70,6 +70,32 @@ def test_stylizer_runs_each_style_on_the_byte_path_and_caches(cond_model, home_p
     assert len(list((cache_dir() / "specialised").glob("*.onnx"))) == 2
 
 
+def test_for_model_is_the_one_entry_for_a_style_graph(cond_model, tmp_path):
+    """specialise.for_model: a multi-style card's style (index or the entry's own) is the cached specialised file;
+    other cards are a UserError (an any-painting card with "specialise" until its vector specialiser lands)."""
+    import dataclasses
+    from framestyle.errors import UserError
+    from framestyle.runtime.specialise import for_model, specialised
+    from framestyle.zoo import get_model
+    from framestyle.zoo.card import ModelCard
+    from framestyle.zoo.registry import _from_file
+    _, path, _ = cond_model
+    info = _from_file(path, False)
+    got = for_model(info, style="7")
+    assert got == specialised(path, np.eye(26, dtype=np.float32)[7]) and got.exists()
+    assert for_model(dataclasses.replace(info, style="7")) == got
+    with pytest.raises(UserError, match="not a style image"):
+        for_model(info, style_vector=np.zeros(100))
+    with pytest.raises(UserError, match="not specialisable"):
+        for_model(get_model("starry"))
+    arb = get_model("arbitrary")
+    arb = dataclasses.replace(arb, card=ModelCard.from_json({**arb.card.to_json(), "specialise": True}))
+    with pytest.raises(UserError, match="100 finite numbers"):
+        for_model(arb, style_vector=np.zeros(5))
+    with pytest.raises(UserError, match="not specialisable yet"):
+        for_model(arb, style_vector=np.zeros(100))
+
+
 @pytest.mark.parametrize("style", [6, 19])
 def test_shipped_multi26_meets_its_card(style):
     """The built-in multi26, as Stylizer runs it (specialised int8, byte path), scores what its card says for

@@ -150,6 +150,38 @@ def test_webcam_on_device(page, served):
     assert page.js("document.getElementById('device-info').textContent") == f"wasm, {dev['threads']} threads"
 
 
+def test_webcam_on_device_multi_style(page, served):
+    """A multi-style model on the device: the server folds style 7 of multi26 into a fixed int8 graph, the page
+    runs it like the default (wasm, RGBA form, threads) and draws frames; a new Style swaps the graph while it runs."""
+    if not vendor_ready(ORT_FILES):
+        pytest.skip("onnxruntime-web files absent: run scripts/fetch_web_assets.sh")
+    page.js("document.querySelector('input[name=mode][value=device]').checked = true; "
+            "document.querySelector('input[name=mode][value=device]').dispatchEvent(new Event('change')); "
+            "document.getElementById('live-model').value = 'multi26'; "
+            "document.getElementById('live-model').dispatchEvent(new Event('change')); "
+            "document.getElementById('live-size').value = '160x120'; "
+            "document.getElementById('style-index').value = '7'; "
+            "document.getElementById('cam-start').click(); true")
+    assert not page.js("document.getElementById('style-index-row').hidden")
+    page.wait(f"{frames()} >= 5", 90, "5 frames of multi26 style 7")
+    dev = page.js("window.framestyle.device")
+    threads = min(page.js("navigator.hardwareConcurrency"), 8)
+    assert (dev["model"], dev["style"], dev["specialised"], dev["backend"], dev["form"], dev["threads"]) == \
+        ("multi26", "7", True, "wasm", "rgba", threads)
+    status = page.js("document.getElementById('cam-status').textContent")
+    assert status.startswith(f"on device: multi26 style 7 160x120, wasm {threads} thread"), status
+    assert float(page.js("document.getElementById('fps').textContent")) > 0
+    assert page.js("document.getElementById('device-info').textContent").startswith(f"wasm, {threads} thread")
+    seven = canvas_mean(page)
+    page.js("document.getElementById('style-index').value = '19'; true")
+    page.wait("window.framestyle.device.style === '19'", 90, "the page to swap to style 19")
+    n = page.js(frames())
+    page.wait(f"{frames()} >= {n + 3}", 60, "frames of style 19")
+    page.screenshot(ARTIFACTS / "web-webcam-device-multi26.png")
+    assert abs(canvas_mean(page) - seven) > 10  # another style drawn (measured: mean 63 for style 7, 111 for 19)
+    page.js("document.getElementById('cam-stop').click(); true")
+
+
 def test_webcam_on_device_with_one_thread(served, tmp_path_factory):
     """Without SharedArrayBuffer (threads unavailable) the page runs the default on one thread; fresh page: the
     device Model select starts on the zoo's default."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import httpx
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 
@@ -83,3 +84,28 @@ def test_style_vector_for_the_student_in_the_page(server):
     out = sess.run(None, {"rgba": rgba, "style": vec[None]})[0]
     assert out.shape == (120, 160, 4) and np.abs(out[..., :3].astype(int) - img).mean() > 10
     assert httpx.get(server + "/models/magenta.onnx", timeout=60).status_code == 404
+
+
+def test_device_model_is_one_style_as_the_python_runtime_runs_it(server):
+    """POST /api/device-model: multi26 style 7 as a fixed int8 graph whose RGBA form gives the bytes of
+    Stylizer('multi26', style=7).process; the errors are JSON."""
+    from framestyle import Stylizer
+    r = httpx.post(server + "/api/device-model", data={"model": "multi26", "style": "7"}, timeout=120)
+    assert r.status_code == 200, r.text
+    sess = ort.InferenceSession(r.content, providers=["CPUExecutionProvider"])
+    assert [i.name for i in sess.get_inputs()] == ["rgba"]  # no style input: the style is folded in
+    assert "DequantizeLinear" in {n.op_type for n in onnx.load_from_string(r.content).graph.node}  # int8
+    img = photo(160, 120)
+    out = sess.run(None, {"rgba": np.concatenate([img, np.zeros((120, 160, 1), np.uint8)], axis=2)})[0]
+    assert np.array_equal(out[..., :3], Stylizer("multi26", style=7, threads=1).process(img))
+    other = httpx.post(server + "/api/device-model", data={"model": "multi26", "style": "3:0.5,12:0.5"}, timeout=120)
+    assert other.status_code == 200 and other.content != r.content
+    models = {m["name"]: m for m in httpx.get(server + "/api/models", timeout=60).json()["models"]}
+    assert models["multi26"]["browser"] and models["multi26"]["specialise"] and models["multi26"]["styles"] == 26
+    for data, status, words in [({"model": "multi26", "style": "40"}, 400, "style"),
+                                ({"model": "starry"}, 400, "not specialisable"),
+                                ({"model": "multi26", "style": "7", "form": "float"}, 422, "form"),
+                                ({"model": "nope"}, 404, "unknown model")]:
+        bad = httpx.post(server + "/api/device-model", data=data, timeout=60)
+        assert bad.status_code == status and words in bad.json()["error"], (data, bad.text)
+    assert httpx.get(server + "/models/multi26.onnx", timeout=60).status_code == 404

@@ -213,3 +213,30 @@ def specialised(path, sw, int8: bool = True) -> Path:
     float_path.unlink(missing_ok=True)
     onnx.checker.check_model(str(out))
     return out
+
+
+def specialisable(info) -> bool:
+    """A conditional student whose card says each style runs as its own fixed graph (`"specialise": true`)."""
+    return info.kind in ("multi", "arbitrary") and bool(info.card.get("specialise"))
+
+
+def for_model(info, style=None, style_vector=None) -> Path:
+    """The cached fixed int8 graph of a specialisable model (`info`, a zoo ModelInfo) for one style: `style` for a
+    multi-style card (an index or a blend, zoo.teachers.parse_style; default the entry's own style), or
+    `style_vector` (the 100 Magenta numbers of a painting) for an any-painting card. UserError otherwise."""
+    from ..errors import UserError
+    if not specialisable(info):
+        raise UserError(f"model {info.name!r} is not specialisable (only conditional students whose card has "
+                        "\"specialise\": true run one style as a fixed graph)")
+    if info.kind == "multi":
+        from ..zoo.teachers import parse_style
+        if style_vector is not None:
+            raise UserError(f"model {info.name!r} takes a style index or blend, not a style image")
+        sw = parse_style(style if style is not None else info.style, int(info.card.get("styles") or S))
+        return specialised(info.path, sw)
+    if style_vector is None:
+        raise UserError(f"model {info.name!r} paints any style: give a style image")
+    vec = np.asarray(style_vector, np.float32).reshape(-1)
+    if vec.shape != (100,) or not np.isfinite(vec).all():
+        raise UserError(f"a style vector has 100 finite numbers, got {vec.size}")
+    raise UserError(f"model {info.name!r} is not specialisable yet")  # lead: return specialised_vector(info.path, vec)

@@ -20,7 +20,7 @@ from fastapi.staticfiles import StaticFiles
 
 from ..errors import UserError
 from ..zoo import default_model
-from .device import FORMS, browser_ok, model_bytes, style_vector_job
+from .device import FORMS, browser_ok, device_model_job, model_bytes, served_as_file, specialisable, style_vector_job
 from .guard import InFlightLimit
 from .methods import MethodName, card_method, find_model, method_entries, resolve
 from .server import Busy, StylizePool, WebConfig
@@ -126,7 +126,8 @@ class CrossOriginIsolated:
 
 def model_entry(m) -> dict:
     return {"name": m.name, "kind": m.kind, "builtin": m.builtin, "teacher": m.teacher,
-            "multiple": m.multiple, "browser": browser_ok(m), "method": card_method(m),
+            "multiple": m.multiple, "browser": browser_ok(m), "method": card_method(m), "styles": m.styles,
+            "specialise": specialisable(m),
             "description": m.card.get("description", ""), "size_bytes": m.size_bytes,
             "default": m.builtin and m.name == default_model(), "use": m.use}
 
@@ -246,14 +247,40 @@ def create_app(config: WebConfig) -> FastAPI:
              response_class=Response)
     def model_file(name: str, form: Literal[FORMS] = "onnx"):  # type: ignore[valid-type]
         m = find_model(name)
-        if not browser_ok(m):
+        if not served_as_file(m):
+            hint = "; one style of it: POST /api/device-model" if specialisable(m) else ""
             raise HTTPError(404, f"model {name!r} is {m.kind}-style; the page runs fixed-style models and the "
-                                 "student any-painting model")
+                                 f"student any-painting model{hint}")
         try:
-            data = model_bytes(m, form)
+            data = model_bytes(m.path, form)
         except Exception as exc:  # a graph the rewrite does not handle: the page falls back to form=onnx
             raise HTTPError(400, f"model {name!r} has no {form} form ({type(exc).__name__})") from None
         return Response(data, media_type="application/octet-stream", headers={"Cache-Control": "max-age=3600"})
+
+    @app.post("/api/device-model", summary="one style of a conditional student (a multi-style index or blend, or "
+              "a style image for a specialisable any-painting model) as its own fixed int8 ONNX file, for the page "
+              "to run on the device like the default", response_class=Response,
+              responses={200: {"content": {"application/octet-stream": {}}},
+                         400: {"description": "not specialisable, or a bad style"}, 404: {"description": "unknown model"}})
+    async def device_model(model: str = Form(..., description="a model from /api/models with specialise: true"),
+                           style: Optional[str] = Form(None, description="multi-style models: 7 or 3:0.5,12:0.5"),
+                           style_image: Optional[UploadFile] = File(None, description="any-painting models"),
+                           form: Literal[FORMS] = Form("rgba")):  # type: ignore[valid-type]
+        m = find_model(model)
+        if not specialisable(m):
+            raise HTTPError(400, f"model {m.name!r} is not specialisable; "
+                                 + (f"GET /models/{m.name}.onnx" if served_as_file(m) else "use it on the server"))
+        style_data = None
+        if style_image is not None and style_image.filename:
+            style_data = await style_image.read()
+            check_image_bytes(style_data, style_image.content_type, "style_image", config.max_upload_bytes,
+                              config.max_pixels)
+        if m.kind == "multi" and style_data is not None:
+            raise HTTPError(400, f"model {m.name!r} takes a style index or blend, not a style image")
+        if m.kind == "arbitrary" and style_data is None:
+            raise HTTPError(400, f"model {m.name!r} paints any style: upload a style_image")
+        data = await pooled("the style's model", device_model_job, m, style, style_data, form)
+        return Response(data, media_type="application/octet-stream")
 
     @app.post("/api/style-vector", summary="the 100-number style vector of a painting, for the any-painting "
               "student running in the page")

@@ -1,5 +1,6 @@
-"""What the page needs to stylise on the device: model files in the form the browser runs best, and the style
-vector of a painting for the any-painting student.
+"""What the page needs to stylise on the device: model files in the form the browser runs best, one style of a
+conditional student as its own fixed int8 graph (`runtime.specialise.for_model`: a multi26 style, or a painting for
+a specialisable any-painting card), and the style vector of a painting for the any-painting student.
 
 Forms of a model file (`/models/NAME.onnx?form=...`):
 - `onnx`: the file as shipped (float RGB 0..1 NCHW in and out; int8 QDQ inside for the `-int8` models);
@@ -12,23 +13,34 @@ from __future__ import annotations
 
 import threading
 
+from ..runtime.specialise import for_model, specialisable
+
 FORMS = ("onnx", "rgba")
 RGBA_IN, RGBA_OUT = "rgba", "rgba_out"
+CACHED = 32  # model files kept in memory (a style each for the specialised ones)
 _cache, _lock = {}, threading.Lock()
 
 
-def browser_ok(m) -> bool:
-    """Models the page runs itself: fixed-style ones and the any-painting student (it needs the style vector)."""
+def served_as_file(m) -> bool:
+    """Models whose own file the page runs (`/models/NAME.onnx`): fixed-style ones and the any-painting student
+    (fed the style vector)."""
     return m.kind == "fixed" or (m.kind == "arbitrary" and m.card.get("method") == "student")
 
 
-def model_bytes(m, form: str) -> bytes:
-    """The file of model `m` in `form`, built once per version of the file (kept in memory)."""
-    st = m.path.stat()
-    key = (str(m.path), st.st_mtime_ns, form)
+def browser_ok(m) -> bool:
+    """Models the page runs itself: those served as a file, and specialisable ones (a fixed graph per style)."""
+    return served_as_file(m) or specialisable(m)
+
+
+def model_bytes(path, form: str) -> bytes:
+    """The model file at `path` in `form`, built once per version of the file (kept in memory)."""
+    st = path.stat()
+    key = (str(path), st.st_mtime_ns, form)
     with _lock:
         if key not in _cache:
-            _cache[key] = _build(m.path, form)
+            while len(_cache) >= CACHED:
+                _cache.pop(next(iter(_cache)))
+            _cache[key] = _build(path, form)
         return _cache[key]
 
 
@@ -68,3 +80,10 @@ def style_vector_job(pool, style_data: bytes) -> list:
     from ..zoo.magenta import MagentaTeacher
     teacher = pool.cached("magenta-teacher", lambda: MagentaTeacher(threads=pool.ort_threads))
     return [round(float(v), 6) for v in teacher.style_vector(load_image(style_data, "style_image")).reshape(-1)]
+
+
+def device_model_job(pool, m, style, style_data, form: str) -> bytes:
+    """Runs on a worker thread: the fixed int8 graph of specialisable model `m` for a style (a multi-style index
+    or blend, or a painting's bytes -> its style vector) in `form`; made once per style and cached on disk."""
+    vec = style_vector_job(pool, style_data) if style_data is not None else None
+    return model_bytes(for_model(m, style=style, style_vector=vec), form)

@@ -34,9 +34,10 @@ function fillSelect(sel, models) {
 
 function modelByName(name) { return state.models.find((m) => m.name === name); }
 
-function onModelChange() {
-  const m = modelByName($("model").value);
-  $("style-index-row").hidden = !(m && m.kind === "multi") || !!state.styleFile;
+function onModelChange() {  // the Style box: for a multi-style model in the picture panel or on the webcam
+  const multi = (m) => !!(m && m.kind === "multi" && m.styles > 1);
+  $("style-index-row").hidden = !(multi(modelByName($("model").value)) || multi(modelByName($("live-model").value))) ||
+    !!state.styleFile;
 }
 
 // arbitrary-style methods from /api/models; the ones whose model is not installed are listed but disabled
@@ -62,7 +63,6 @@ function onStyleChange() {
   $("method-row").hidden = !on;
   $("style-clear").hidden = !on;
   $("model").disabled = on;
-  onModelChange();
   onModeChange();
   if (state.live && state.live.onStyle) state.live.onStyle();
 }
@@ -105,6 +105,7 @@ function onModeChange() {
     : "Your style image needs the server here (no any-painting student is installed): pick \"On the server\".";
   $("live-model").disabled = !!(state.styleFile && liveMode() === "server");
   $("cam-start").disabled = !!state.live || (liveMode() === "device" && !(state.info && state.info.on_device));
+  onModelChange();
 }
 
 // ---- picture upload -----------------------------------------------------------------------------------
@@ -309,6 +310,7 @@ async function init() {
   });
   $("go").addEventListener("click", stylize);
   $("model").addEventListener("change", onModelChange);
+  $("live-model").addEventListener("change", onModelChange);
   $("style-file").addEventListener("change", onStyleChange);
   $("style-clear").addEventListener("click", clearStyle);
   $("method").addEventListener("change", () => state.live && state.live.onStyle && state.live.onStyle());

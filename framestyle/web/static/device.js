@@ -53,15 +53,39 @@ async function styleVector(file) {
   return state.vector.data;
 }
 
+// The model file the page runs for m, in `form`: its own file, or for a specialisable model (a conditional student
+// whose card says "specialise") this style's fixed int8 graph, made by the server once per style and cached there.
+async function fetchModel(m, form, style) {
+  if (!m.specialise) return fetch(`/models/${encodeURIComponent(m.name)}.onnx?form=${form}`);
+  const fd = new FormData();
+  fd.append("model", m.name);
+  fd.append("form", form);
+  if (style.file) fd.append("style_image", style.file, style.file.name || "style");
+  else if (style.index !== null) fd.append("style", style.index);
+  return fetch("/api/device-model", { method: "POST", body: fd });
+}
+
+// the style the page asks the server to fold into m: the Style box for a multi-style model, the style image for a
+// specialisable any-painting model
+function deviceStyle(m) {
+  if (!m.specialise) return { index: null, file: null, label: "" };
+  if (m.kind === "arbitrary") return { index: null, file: state.styleFile, label: " + style image" };
+  const index = m.styles > 1 ? $("style-index").value : null;
+  return { index, file: null, label: index === null ? "" : ` style ${index}` };
+}
+
 // A session for model m on one backend: "wasm" runs the RGBA uint8 form (frame bytes in and out, the int8
 // graph's exact 8-bit ends), "webgpu" the file as shipped (float NCHW). Returns {session, backend, form, run}.
-async function deviceSession(ort, m, backend, w, h, vec) {
-  const name = encodeURIComponent(m.name);
+async function deviceSession(ort, m, backend, w, h, vec, style) {
   const asked = new URLSearchParams(location.search).get("form");  // ?form=onnx: the file as shipped, for measuring
   let form = backend === "wasm" && asked !== "onnx" ? "rgba" : "onnx";
-  let resp = await fetch(`/models/${name}.onnx?form=${form}`);
-  if (!resp.ok && form !== "onnx") { form = "onnx"; resp = await fetch(`/models/${name}.onnx`); }
-  if (!resp.ok) throw new Error(`/models/${m.name}.onnx: HTTP ${resp.status}`);
+  let resp = await fetchModel(m, form, style);
+  if (!resp.ok && resp.status !== 404 && form !== "onnx") { form = "onnx"; resp = await fetchModel(m, form, style); }
+  if (!resp.ok) {
+    let msg = `HTTP ${resp.status}`;
+    try { msg = (await resp.json()).error || msg; } catch (e) { /* not JSON */ }
+    throw new Error(`${m.name}: ${msg}`);
+  }
   const session = await ort.InferenceSession.create(new Uint8Array(await resp.arrayBuffer()),
     { executionProviders: [backend], graphOptimizationLevel: "all" });
   const plane = w * h, input = form === "onnx" ? new Float32Array(3 * plane) : null;
@@ -82,6 +106,15 @@ async function deviceSession(ort, m, backend, w, h, vec) {
     return d;
   };
   return { session, backend, form, run };
+}
+
+// yield to the page's events between frames: a message to ourselves, not setTimeout(0) (Chromium clamps nested
+// zero timeouts to 4 ms, an eighth of a 30 FPS frame)
+const tick = new MessageChannel();
+const waiting = [];
+tick.port1.onmessage = () => waiting.shift()();
+function nextTask() {
+  return new Promise((r) => { waiting.push(r); tick.port2.postMessage(0); });
 }
 
 async function timeRuns(sess, frame, n) {
@@ -112,11 +145,13 @@ function finish(out, src, strength, preserve) {
 async function deviceLoop(live) {
   const m = modelByName($("live-model").value);
   let vec = null;
-  if (m.kind === "arbitrary") {
-    if (!state.styleFile) throw new Error(`${m.name} paints in any style: choose a style image above first`);
+  if (m.kind === "arbitrary" && !state.styleFile) throw new Error(`${m.name} paints in any style: choose a style image above first`);
+  if (m.kind === "arbitrary" && !m.specialise) {
     $("cam-status").textContent = "style vector…";
     vec = await styleVector(state.styleFile);
   }
+  let style = deviceStyle(m);
+  if (m.specialise) $("cam-status").textContent = `making ${m.name}${style.label} on the server…`;
   const [w, h] = liveSize(m.multiple);
   const grab = new OffscreenCanvas(w, h).getContext("2d", { willReadFrequently: true });
   grab.drawImage($("video"), 0, 0, w, h);
@@ -126,10 +161,10 @@ async function deviceLoop(live) {
   live.tried = offered === "software" ? { webgpu: "software adapter: skipped" } : null;
   $("cam-status").textContent = `loading onnxruntime-web (${gpu ? "WebGPU + " : ""}WebAssembly)…`;
   const ort = await loadOrt(gpu ? "ort.webgpu.min.js" : "ort.wasm.min.js");
-  let sess = await deviceSession(ort, m, "wasm", w, h, vec);
+  let sess = await deviceSession(ort, m, "wasm", w, h, vec, style);
   if (gpu) {  // keep whichever backend is faster on this frame size
     try {
-      const other = await deviceSession(ort, m, "webgpu", w, h, vec);
+      const other = await deviceSession(ort, m, "webgpu", w, h, vec, style);
       const [a, b] = [await timeRuns(sess, first, 3), await timeRuns(other, first, 3)];
       live.tried = { wasm: a, webgpu: b };
       const [keep, drop] = b < a ? [other, sess] : [sess, other];
@@ -142,10 +177,23 @@ async function deviceLoop(live) {
   outCanvas.width = w; outCanvas.height = h;
   const ctx = outCanvas.getContext("2d");
   const where = `${sess.backend} ${threads} thread${threads > 1 ? "s" : ""}`;
-  state.device = { model: m.name, backend: sess.backend, threads, form: sess.form, w, h, modelMs: null, times: [], tried: live.tried || null };
+  state.device = { model: m.name, style: style.index, specialised: !!m.specialise, backend: sess.backend, threads, form: sess.form, w, h, modelMs: null, times: [], tried: live.tried || null };
   $("device-info").textContent = `${sess.backend}, ${threads} thread${threads > 1 ? "s" : ""}`;
-  let ms = null;
+  let ms = null, next = null, pending = false, failed = null;
+  const same = (a, b) => !!a && a.index === b.index && a.file === b.file;
   while (live.running) {
+    if (next) {  // a specialisable model follows the Style box (or style image) while it runs: swap between frames
+      await sess.session.release();
+      ({ sess, style } = next);
+      next = null;
+      state.device.style = style.index;
+    }
+    const want = deviceStyle(m);
+    if (m.specialise && !pending && !same(style, want) && !same(failed, want) && (want.file || want.index !== null)) {
+      pending = true;
+      deviceSession(ort, m, sess.backend, w, h, null, want).then((s) => { next = { sess: s, style: want }; })
+        .catch((e) => { failed = want; console.error(e); }).finally(() => { pending = false; });
+    }
     grab.drawImage($("video"), 0, 0, w, h);
     const src = grab.getImageData(0, 0, w, h).data;
     const t0 = performance.now();
@@ -160,8 +208,10 @@ async function deviceLoop(live) {
     state.device.times.push(dt);  // every inference's ms, for benchmarks (the last 1000)
     if (state.device.times.length > 1000) state.device.times.shift();
     $("model-ms").textContent = ms.toFixed(1);
-    $("cam-status").textContent = `on device: ${m.name} ${w}x${h}, ${where}, ${ms.toFixed(1)} ms/frame (model)`;
-    await new Promise((r) => setTimeout(r, 0));
+    $("cam-status").textContent = `on device: ${m.name}${style.label} ${w}x${h}, ${where}, ${ms.toFixed(1)} ms/frame (model)` +
+      (pending ? `; making${want.label}…` : same(failed, want) ? `; ${m.name}${want.label} failed (see the console)` : "");
+    await nextTask();
   }
   await sess.session.release();
+  if (next) await next.sess.session.release();
 }
