@@ -72,12 +72,11 @@ def test_stylizer_runs_each_style_on_the_byte_path_and_caches(cond_model, home_p
 
 def test_for_model_is_the_one_entry_for_a_style_graph(cond_model, tmp_path):
     """specialise.for_model: a multi-style card's style (index or the entry's own) is the cached specialised file;
-    other cards are a UserError (an any-painting card with "specialise" until its vector specialiser lands)."""
+    the any-painting card's is the file for its style vector; other cards are a UserError."""
     import dataclasses
     from framestyle.errors import UserError
     from framestyle.runtime.specialise import for_model, specialised
     from framestyle.zoo import get_model
-    from framestyle.zoo.card import ModelCard
     from framestyle.zoo.registry import _from_file
     _, path, _ = cond_model
     info = _from_file(path, False)
@@ -88,12 +87,13 @@ def test_for_model_is_the_one_entry_for_a_style_graph(cond_model, tmp_path):
         for_model(info, style_vector=np.zeros(100))
     with pytest.raises(UserError, match="not specialisable"):
         for_model(get_model("starry"))
-    arb = get_model("arbitrary")
-    arb = dataclasses.replace(arb, card=ModelCard.from_json({**arb.card.to_json(), "specialise": True}))
+    arb = get_model("arbitrary")  # the any-painting student: one fixed graph per style vector
     with pytest.raises(UserError, match="100 finite numbers"):
         for_model(arb, style_vector=np.zeros(5))
-    with pytest.raises(UserError, match="not specialisable yet"):
-        for_model(arb, style_vector=np.zeros(100))
+    with pytest.raises(UserError, match="style image"):
+        for_model(arb)
+    v = np.linspace(-1, 1, 100).astype(np.float32)
+    assert for_model(arb, style_vector=v) == specialised(arb.path, v)
 
 
 @pytest.mark.parametrize("style", [6, 19])

@@ -239,4 +239,4 @@ def for_model(info, style=None, style_vector=None) -> Path:
     vec = np.asarray(style_vector, np.float32).reshape(-1)
     if vec.shape != (100,) or not np.isfinite(vec).all():
         raise UserError(f"a style vector has 100 finite numbers, got {vec.size}")
-    raise UserError(f"model {info.name!r} is not specialisable yet")  # lead: return specialised_vector(info.path, vec)
+    return specialised(info.path, vec)

@@ -120,7 +120,8 @@ class Stylizer:
     @property
     def specialised(self) -> bool:
         """A conditional real-time student: each style runs as its own fixed int8 graph."""
-        return self.info.kind == "multi" and bool(self.info.card.get("specialise"))
+        from .specialise import specialisable
+        return self.info.kind == "multi" and specialisable(self.info)
 
     @property
     def session(self):
