@@ -116,7 +116,7 @@ def evaluate(net, evalset) -> float:
         for x, y in evalset:
             h, w = x.shape[:2]
             m = net_multiple(net)
-            t = torch.from_numpy(x).permute(2, 0, 1)[None].float() / 255
+            t = torch.from_numpy(np.array(x)).permute(2, 0, 1)[None].float() / 255
             ph, pw = (-h) % m, (-w) % m
             t = F.pad(t, (0, pw, 0, ph), mode="reflect")
             o = net(t)[0, :, :h, :w].permute(1, 2, 0).numpy()
