@@ -42,6 +42,7 @@ class ModelCard:
     derived_from: Optional[str] = None
     command: Optional[str] = None        # the command that made this file (quantize, prune...), after training
     params: Optional[int] = None
+    kmac_per_pixel: Optional[float] = None  # thousands of MACs per output pixel (metrics.cost)
     extra: dict = field(default_factory=dict)
 
     # -- reading --------------------------------------------------------------------------------------
@@ -90,6 +91,9 @@ class ModelCard:
             bad(f"input.multiple must be an integer 1..64, got {m!r}")
         if self.styles is not None and not (isinstance(self.styles, int) and self.styles > 0):
             bad(f"styles must be a positive integer, got {self.styles!r}")
+        k = self.kmac_per_pixel
+        if k is not None and not (isinstance(k, (int, float)) and not isinstance(k, bool) and k > 0):
+            bad(f"kmac_per_pixel must be a positive number, got {k!r}")
         if self.speed.get("class") not in (None,) + SPEED_CLASSES:
             bad(f"speed.class must be one of {', '.join(SPEED_CLASSES)}")
         return self
