@@ -106,7 +106,7 @@ def render(models, bench: dict, source: str) -> str:
         sp = speed_of(m, rows, bench, source) if m.builtin else {}
         styles = "any" if m.kind == "arbitrary" else str(m.styles)
         name = f"**`{m.name}`** (default)" if m.name == DEFAULT and m.builtin else f"`{m.name}`"
-        kmac = f"{m.card.kmac_per_pixel:g}" if m.card.kmac_per_pixel else "-"
+        kmac = f"{m.card.kmac_per_pixel:.1f}" if m.card.kmac_per_pixel else "-"
         lines.append(f"| {name} | {styles} | {m.teacher or '-'} | {kmac} | {_fidelity(m)} | {_cell(sp, 640, 480)} | "
                      f"{_cell(sp, 1280, 720)} | {sp.get('class') or '-'} | {_commands(m)} |")
     pr = [f"{k}: {r['ms_median']:.1f} ms ({r['fps']:.1f} FPS)" for k, r in peer.items() if r]

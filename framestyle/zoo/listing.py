@@ -28,7 +28,7 @@ def _cells(m) -> List[str]:
     use = m.use if m.builtin else f"user model: {m.broken or m.use or m.card.description or '-'}"
     if m.broken:
         name, use = name + " (broken)", f"BROKEN CARD: {m.broken}"
-    kmac = f"{r['kmac_per_pixel']:g}" if r["kmac_per_pixel"] else "-"
+    kmac = f"{r['kmac_per_pixel']:.1f}" if r["kmac_per_pixel"] else "-"
     return [name, styles, m.kind, kmac, speed, fid, use]
 
 
