@@ -62,3 +62,14 @@ def test_every_builtin_card_records_its_count_and_models_shows_it():
     assert "kMAC/px" in header
     with pytest.raises(CardError, match="kmac_per_pixel"):
         ModelCard.from_json({"name": "x", "kmac_per_pixel": -1})
+
+
+def test_a_card_saved_beside_its_model_gets_the_count(tmp_path):
+    import shutil
+    from framestyle.zoo.card import save_card
+    dst = tmp_path / "mine.onnx"
+    shutil.copy(get_model("starry").path, dst)
+    save_card(dst, {"name": "mine"})
+    assert json.loads(dst.with_suffix(".json").read_text())["kmac_per_pixel"] == kmac_per_pixel(dst) > 1
+    save_card(tmp_path / "nofile.onnx", {"name": "nofile"})  # no model file yet: nothing to count
+    assert "kmac_per_pixel" not in json.loads((tmp_path / "nofile.json").read_text())

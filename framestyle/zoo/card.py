@@ -138,9 +138,18 @@ class ModelCard:
 
 
 def save_card(path: Path, card) -> Path:
-    """Validate and write a card (a dict or ModelCard) beside `path` (NAME.onnx -> NAME.json), atomically."""
-    return ModelCard.from_json(card.to_json() if isinstance(card, ModelCard) else dict(card),
-                               str(Path(path).with_suffix(".json"))).save(path)
+    """Validate and write a card (a dict or ModelCard) beside `path` (NAME.onnx -> NAME.json), atomically; a card
+    without `kmac_per_pixel` gets it counted from the .onnx when that file is already there."""
+    card = ModelCard.from_json(card.to_json() if isinstance(card, ModelCard) else dict(card),
+                               str(Path(path).with_suffix(".json")))
+    onnx_path = Path(path).with_suffix(".onnx")
+    if card.kmac_per_pixel is None and onnx_path.exists():
+        from ..metrics.cost import kmac_per_pixel
+        try:
+            card.kmac_per_pixel = kmac_per_pixel(onnx_path)
+        except Exception:  # a graph ONNX Runtime cannot run at 256x256: the count stays unrecorded
+            pass
+    return card.save(path)
 
 
 def load_card(onnx_path: Path) -> ModelCard:
