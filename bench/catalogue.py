@@ -1,5 +1,6 @@
 """docs/catalogue.md from the model cards and one bench run (docs/benchmarks*.json); --write-cards also puts each
-built-in model's speed (and its 720p speed class) into its card, where `framestyle models` reads it.
+built-in model's speed (and its 720p speed class) and its operation count (`kmac_per_pixel`, metrics.cost) into
+its card, where `framestyle models` reads them.
 
     python bench/catalogue.py [--bench docs/benchmarks.json] [--write-cards] [--out docs/catalogue.md]
 
@@ -17,6 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from framestyle.metrics.cost import kmac_per_pixel  # noqa: E402
 from framestyle.metrics.speed import PEER_RAW  # noqa: E402
 from framestyle.zoo import list_models  # noqa: E402
 from framestyle.zoo.card import ModelCard  # noqa: E402
@@ -96,13 +98,16 @@ def render(models, bench: dict, source: str) -> str:
              "per-image values; `tests/test_builtin_models.py` re-measures them).", "",
              f"`{DEFAULT}` is the default everywhere (`Stylizer()`, `stylize`, `batch`, `video`, `live`, the web "
              "page). Old names (`starry-rt-int8`, `*-fast`, ...) still resolve, with a one-line notice.", "",
-             "| name | styles | teacher | fidelity vs teacher | 640x480 | 1280x720 | class | made by |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "kMAC/px: thousands of multiply-accumulates per output pixel (every conv and matmul of the file, counted "
+             "from its graph at 256x256 by `framestyle.metrics.cost`).", "",
+             "| name | styles | teacher | kMAC/px | fidelity vs teacher | 640x480 | 1280x720 | class | made by |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for m in models:
         sp = speed_of(m, rows, bench, source) if m.builtin else {}
         styles = "any" if m.kind == "arbitrary" else str(m.styles)
         name = f"**`{m.name}`** (default)" if m.name == DEFAULT and m.builtin else f"`{m.name}`"
-        lines.append(f"| {name} | {styles} | {m.teacher or '-'} | {_fidelity(m)} | {_cell(sp, 640, 480)} | "
+        kmac = f"{m.card.kmac_per_pixel:.1f}" if m.card.kmac_per_pixel else "-"
+        lines.append(f"| {name} | {styles} | {m.teacher or '-'} | {kmac} | {_fidelity(m)} | {_cell(sp, 640, 480)} | "
                      f"{_cell(sp, 1280, 720)} | {sp.get('class') or '-'} | {_commands(m)} |")
     pr = [f"{k}: {r['ms_median']:.1f} ms ({r['fps']:.1f} FPS)" for k, r in peer.items() if r]
     lines += ["", f"The peer in this run: {'; '.join(pr) or 'not in this run'}.", "",
@@ -116,7 +121,8 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--bench", default=str(ROOT / "docs" / "benchmarks.json"))
     ap.add_argument("--out", default=str(ROOT / "docs" / "catalogue.md"))
-    ap.add_argument("--write-cards", action="store_true", help="also write each built-in card's `speed`")
+    ap.add_argument("--write-cards", action="store_true",
+                    help="also write each built-in card's `speed` and `kmac_per_pixel`")
     a = ap.parse_args()
     bench = json.loads(Path(a.bench).read_text())
     source = Path(a.bench).resolve().relative_to(ROOT).as_posix() if Path(a.bench).resolve().is_relative_to(ROOT) \
@@ -129,6 +135,7 @@ def main() -> int:
             if m.path.parent == BUILTIN_DIR and path.exists() and m.style is None:
                 card = ModelCard.load(path)
                 card.speed = speed_of(m, rows, bench, source)
+                card.kmac_per_pixel = kmac_per_pixel(m.path)
                 card.save(path)
         models = [m for m in list_models() if m.builtin]
     Path(a.out).write_text(render(models, bench, source))

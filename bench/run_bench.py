@@ -27,12 +27,15 @@ import gen_docs  # noqa: E402
 
 
 def card_summary(name: str) -> dict:
-    """What the tables need from a model's card: kind, teacher, role, the default or not, fidelity vs the teacher."""
+    """What the tables need from a model's card: kind, teacher, role, the default or not, fidelity vs the teacher,
+    operations per pixel."""
     info = get_model(name)
     fid = info.card.get("fidelity") or {}
     out = {"kind": info.kind, "teacher": info.teacher, "role": info.card.get("role", "student"),
            "default": info.name == get_model().name}
     out.update({k: fid[k] for k in ("psnr", "ssim") if k in fid})
+    if info.card.kmac_per_pixel:
+        out["kmac_per_pixel"] = info.card.kmac_per_pixel
     return out
 
 

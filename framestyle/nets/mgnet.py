@@ -13,7 +13,9 @@ channels, pixel shuffle out), optionally a patch stem fitted to the teacher's 1/
   trained `cond-mg`; `distill --init` starts a fixed student for one painting from it.
 
 Width knob `up=C1,C2` (teacher 16,8): the up-path keeps the C1 and C2 teacher channels that feed the next layer
-most (`up_keep`); `blocks=N` keeps the first N residual blocks. Both cut the 720p cost (docs/students.md).
+most (`up_keep`); `blocks=N` keeps the first N residual blocks; `stem=phase3` cuts the phase stem's 5x5 conv (the
+widest, 2.4 of ~14.8 kMAC per pixel) to 3x3, started from its taps moved inward (`shrink_kernel`) and fitted to
+the teacher's stem features (`stem_fit` steps). All cut the 720p cost (docs/students.md).
 """
 from __future__ import annotations
 
@@ -25,8 +27,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .registry import register
-from .teacher_shaped import (FOLDS, PLANS, SpaceToDepth, fit_stem, fold_pairs, phase_conv, phase_kernel, phase_stem,
-                             set_convs)
+from .teacher_shaped import (FOLDS, PLANS, SpaceToDepth, fit_stem, fold_pairs, phase_conv, phase_kernel,
+                             phase_stem, set_convs, shrink_kernel)
 
 STEM = ((3, 8, 9, 1), (8, 16, 3, 2), (16, 32, 3, 2))   # (in, out, kernel, stride)
 CH, BLOCKS = 32, 5
@@ -76,12 +78,12 @@ class MG(nn.Module):
         if isinstance(up, (int, float)):
             raise ValueError(f"mg: up takes two widths C1,C2 (e.g. 16,4), got {up}")
         up = tuple(int(c) for c in (up.split(",") if isinstance(up, str) else up))
-        if (stem not in ("teacher", "patch", "phase") or not 1 <= blocks <= BLOCKS or head_res not in PLANS
-                or fold not in FOLDS or (cond and fold != "none") or len(up) != 2
+        if (stem not in ("teacher", "patch", "phase", "phase3") or not 1 <= blocks <= BLOCKS
+                or head_res not in PLANS or fold not in FOLDS or (cond and fold != "none") or len(up) != 2
                 or not (1 <= up[0] <= 16 and 1 <= up[1] <= 8)):
-            raise ValueError("mg: stem teacher|patch|phase, blocks 1..5, head_res quarter|half, up C1,C2 (at most "
-                             "16,8), fold " + "|".join(FOLDS) + " (fold only for a fixed style: mg, not cond-mg; "
-                             "the runtime folds each style of a cond-mg: runtime/specialise.py)")
+            raise ValueError("mg: stem teacher|patch|phase|phase3, blocks 1..5, head_res quarter|half, up C1,C2 "
+                             "(at most 16,8), fold " + "|".join(FOLDS) + " (fold only for a fixed style: mg, not "
+                             "cond-mg; the runtime folds each style of a cond-mg: runtime/specialise.py)")
         self.args = dict(cond=cond, stem=stem, blocks=blocks, stem_fit=stem_fit, head_res=head_res, up=up)
         self.up = up
         head = ((CH, up[0], 3, 2), (up[0], up[1], 3, 2), (up[1], 3, 9, 1))
@@ -90,8 +92,9 @@ class MG(nn.Module):
         if stem == "teacher":
             self.stem = nn.Sequential(*[m for ci, co, k, s in STEM
                                         for m in (nn.Conv2d(ci, co, k, s, padding=k // 2), nn.ReLU())])
-        elif stem == "phase":  # the teacher's stem, its full-resolution conv rewritten on 2x2 phases (exact)
-            self.stem = nn.Sequential(SpaceToDepth(), nn.Conv2d(12, 32, 5, padding=2), nn.ReLU(),
+        elif stem in ("phase", "phase3"):  # the teacher's stem, its full-resolution conv on 2x2 phases (exact);
+            k = 5 if stem == "phase" else 3  # phase3: that conv cut to 3x3 (64% fewer MACs), fitted to the teacher
+            self.stem = nn.Sequential(SpaceToDepth(), nn.Conv2d(12, 32, k, padding=k // 2), nn.ReLU(),
                                       nn.Conv2d(32, 16, 3, padding=1), nn.ReLU(),
                                       nn.Conv2d(16, 32, 3, 2, padding=1), nn.ReLU())
         else:
@@ -166,9 +169,11 @@ class MG(nn.Module):
         tw = teacher_weights()
         stem = {n: (tw[f"transformer/contract/{n}/weights"], tw[f"transformer/contract/{n}/bias"])
                 for n in ("conv1", "conv2", "conv3")}
-        if self.stem_kind == "phase":
+        if self.stem_kind in ("phase", "phase3"):
             stem["conv1"], stem["conv2"] = phase_stem(*stem["conv1"], *stem["conv2"])
-        if self.stem_kind in ("teacher", "phase"):
+        if self.stem_kind == "phase3":  # the 5x5 phase conv's taps moved into 3x3: the start of the fit (start_from)
+            stem["conv1"] = (shrink_kernel(stem["conv1"][0], 3), stem["conv1"][1])
+        if self.stem_kind in ("teacher", "phase", "phase3"):
             set_convs(self.stem, [stem[n] for n in ("conv1", "conv2", "conv3")])
         for i, (c1, n1, c2, n2) in enumerate(self.res):
             for conv, norm, j in ((c1, n1, 1), (c2, n2, 2)):
@@ -221,9 +226,9 @@ class MG(nn.Module):
                             "(for any style: train-arbitrary --arch cond-mg)")
 
     def start_from(self, teacher, inputs, progress: bool = True, init=None) -> dict:
-        """Before distillation from a Magenta teacher: its weights, and a patch stem fitted to its features
-        (or, `init`, a trained cond-mg export: its weights, its stem in this net's form, its up-path cut to this
-        net's widths)."""
+        """Before distillation from a Magenta teacher: its weights, and a patch / phase3 stem fitted to its
+        features (or, `init`, a trained cond-mg export: its weights, its stem in this net's form, its up-path cut
+        to this net's widths)."""
         self.check_teacher(teacher)
         if init is not None:
             if not self.cond:
@@ -237,7 +242,7 @@ class MG(nn.Module):
             info = twin.start_from(teacher, inputs, progress)
             return {**info, **self.fold_from(twin, inputs)}
         self.load_teacher(None if self.cond else teacher.vec)
-        if self.stem_kind != "patch":
+        if self.stem_kind not in ("patch", "phase3"):
             return {"stem_fit_steps": 0}
         ref = MG(stem="teacher", blocks=1).load_teacher().stem.eval()
         return fit_stem(self.stem, ref, inputs, self.stem_fit, progress)

@@ -3,6 +3,7 @@ teacher's own weights and rewrite its expensive full-resolution ends.
 
 - phase forms (exact): `phase_conv` / `phase_kernel` (an up-path conv at the input map's resolution, phases as
   channels), `phase_stem` (a 9x9 + stride-2 stem pair on 2x2 phases), `SpaceToDepth` (the one-hot 2x2 conv);
+  `shrink_kernel` (a smaller kernel's start: taps moved inward);
 - folding a norm at its average statistics: `norm_stats`, `fold_affine`, `fold_conv`, `fold_pairs`;
 - `fit_stem`: a cheap stem fitted to the teacher's 1/4-resolution features; `set_convs`: copy stem weights.
 """
@@ -80,6 +81,17 @@ def phase_stem(w0, b0, w1, b1):
             ox, px = divmod(kx - 1, 2)
             b[:, torch.arange(ci1) * 4 + py * 2 + px, oy + 1, ox + 1] += w1[:, :, ky, kx]
     return (a, b0.repeat_interleave(4)), (b, b1)
+
+
+def shrink_kernel(w: torch.Tensor, k: int) -> torch.Tensor:
+    """A k x k kernel from a larger odd one: every tap added to the nearest tap of the centred k x k window (the
+    same response to a constant input, close on smooth images; far closer than cropping the centre)."""
+    K, r = w.shape[-1], (w.shape[-1] - k) // 2
+    out = torch.zeros(*w.shape[:2], k, k, dtype=w.dtype)
+    for i in range(K):
+        for j in range(K):
+            out[:, :, min(max(i - r, 0), k - 1), min(max(j - r, 0), k - 1)] += w[:, :, i, j]
+    return out
 
 
 class SpaceToDepth(nn.Module):

@@ -197,12 +197,13 @@ def compare_models(ref: ModelInfo, other: ModelInfo, images: Optional[Iterable] 
 
 
 def derived_card(src: ModelInfo, method: str, path: Path, **extra) -> dict:
+    from ..metrics.cost import kmac_per_pixel
     from ..train.loop import command_line
     # `training` stays: how the weights were trained (the source's exact command); `command` made this copy
     card = {k: v for k, v in src.card.to_json().items() if k not in ("name", "fidelity", "export", "created")}
     card.update(kind=src.kind, derived_from=src.name, method=method, size_bytes=path.stat().st_size,
                 source_size_bytes=src.size_bytes, created=time.strftime("%Y-%m-%d %H:%M:%S"),
-                command=command_line())
+                command=command_line(), kmac_per_pixel=kmac_per_pixel(path))
     if src.teacher and "teacher" not in card:
         card["teacher"] = src.teacher
     if src.card.get("fidelity"):

@@ -184,7 +184,7 @@ def finish_model(net, name: str, card: dict, out_dir: Optional[Path] = None, mul
     card.update(name=name, export=stats, created=time.strftime("%Y-%m-%d %H:%M:%S"))
     card.setdefault("input", {"name": "input", "layout": "NCHW", "range": "0..1 RGB float32", "multiple": multiple})
     card["params"] = int(sum(p.numel() for p in net.parameters()))
-    save_card(path, card)
+    save_card(path, card)  # with its kmac_per_pixel
     return path
 
 

@@ -42,6 +42,7 @@ class ModelCard:
     derived_from: Optional[str] = None
     command: Optional[str] = None        # the command that made this file (quantize, prune...), after training
     params: Optional[int] = None
+    kmac_per_pixel: Optional[float] = None  # thousands of MACs per output pixel (metrics.cost)
     extra: dict = field(default_factory=dict)
 
     # -- reading --------------------------------------------------------------------------------------
@@ -90,6 +91,9 @@ class ModelCard:
             bad(f"input.multiple must be an integer 1..64, got {m!r}")
         if self.styles is not None and not (isinstance(self.styles, int) and self.styles > 0):
             bad(f"styles must be a positive integer, got {self.styles!r}")
+        k = self.kmac_per_pixel
+        if k is not None and not (isinstance(k, (int, float)) and not isinstance(k, bool) and k > 0):
+            bad(f"kmac_per_pixel must be a positive number, got {k!r}")
         if self.speed.get("class") not in (None,) + SPEED_CLASSES:
             bad(f"speed.class must be one of {', '.join(SPEED_CLASSES)}")
         return self
@@ -134,9 +138,18 @@ class ModelCard:
 
 
 def save_card(path: Path, card) -> Path:
-    """Validate and write a card (a dict or ModelCard) beside `path` (NAME.onnx -> NAME.json), atomically."""
-    return ModelCard.from_json(card.to_json() if isinstance(card, ModelCard) else dict(card),
-                               str(Path(path).with_suffix(".json"))).save(path)
+    """Validate and write a card (a dict or ModelCard) beside `path` (NAME.onnx -> NAME.json), atomically; a card
+    without `kmac_per_pixel` gets it counted from the .onnx when that file is already there."""
+    card = ModelCard.from_json(card.to_json() if isinstance(card, ModelCard) else dict(card),
+                               str(Path(path).with_suffix(".json")))
+    onnx_path = Path(path).with_suffix(".onnx")
+    if card.kmac_per_pixel is None and onnx_path.exists():
+        from ..metrics.cost import kmac_per_pixel
+        try:
+            card.kmac_per_pixel = kmac_per_pixel(onnx_path)
+        except Exception:  # a graph ONNX Runtime cannot run at 256x256: the count stays unrecorded
+            pass
+    return card.save(path)
 
 
 def load_card(onnx_path: Path) -> ModelCard:

