@@ -289,8 +289,8 @@ capture → handed to the sink. The counters (also in `framestyle live --json`, 
     out.write_text(md.rstrip() + "\n")
     out.with_suffix(".json").write_text(json.dumps(
         {"command": cmd, "utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime(t0)),
-         "load_average": [load0[0], load1[0]], "size": [W, H], "stabiliser_stages": stages, "overlap": rows, "paced": paced,
-         "video": {"plain": v, "stabilised": vs}}, indent=1) + "\n")
+         "load_average": [load0[0], load1[0]], "size": [W, H], "stabiliser_stages": stages, "overlap": rows,
+         "paced": paced, "video": {"plain": v, "stabilised": vs}}, indent=1) + "\n")
     print(md)
 
 

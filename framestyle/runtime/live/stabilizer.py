@@ -30,6 +30,7 @@ FLOW_FINEST_SCALE = 1  # DIS pyramid level where refinement stops (the preset's 
 STILL_PX = (0.3, 0.8)  # flow (full-res px) below the first is static (no warp); ramps to a full warp at the second
 STILL_JITTER = 1.0  # flow (full-res px) under which a pixel is still if no motion explains it as well (5x5 mean)
 TILE = 8  # the blend resamples / weighs per pixel only in rectangles of TILE x TILE flow pixels that need it
+WHOLE = 0.75  # ... unless those rectangles cover more than this fraction of the frame: then one call on all of it
 
 
 class Motion:
@@ -89,6 +90,26 @@ class Stabilizer:
             g = self._grids[(h, w)] = np.dstack(np.meshgrid(np.arange(w, dtype=np.float32),
                                                             np.arange(h, dtype=np.float32)))
         return g
+
+    def _where(self, flow: np.ndarray, h: int, w: int) -> np.ndarray:
+        """HxWx2 full-resolution sampling map: pixel + the bilinear upscale of the small `flow` (in full-res px).
+        When the frame is a whole multiple of the flow size, the small map (pixel centres + flow, padded by one
+        with the centres extrapolated) is upscaled directly: no full-resolution pass to add the grid."""
+        cv2 = self.cv2
+        sh, sw = flow.shape[:2]
+        kx, ky = w / sw, h / sh
+        flow = flow * np.float32([kx, ky])
+        if not (kx.is_integer() and ky.is_integer()):
+            return cv2.add(cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR), self._grid(h, w))
+        kx, ky = int(kx), int(ky)
+        g = self._grids.get((sh, sw, h, w))
+        if g is None:
+            xs = (np.arange(-1, sw + 1, dtype=np.float32) + 0.5) * kx - 0.5
+            ys = (np.arange(-1, sh + 1, dtype=np.float32) + 0.5) * ky - 0.5
+            g = self._grids[(sh, sw, h, w)] = np.dstack(np.meshgrid(xs, ys))
+        small = cv2.add(cv2.copyMakeBorder(flow, 1, 1, 1, 1, cv2.BORDER_REPLICATE), g)
+        big = cv2.resize(small, (w + 2 * kx, h + 2 * ky), interpolation=cv2.INTER_LINEAR)
+        return big[ky:ky + h, kx:kx + w]
 
     def motion(self, input_frame: np.ndarray) -> Optional[Motion]:
         """Flow and blend weight for this input frame against the previous one (inputs only; call in frame
@@ -156,21 +177,26 @@ class Stabilizer:
             return self._prev_out.copy()
         cur = np.ascontiguousarray(stylised, np.uint8)
         h, w = cur.shape[:2]
-        warped = prev_out
+        warped, whole = prev_out, WHOLE * h * w
+
+        def resample(where):  # the previous output sampled at `where` (bilinear, fixed-point maps)
+            m1, m2 = cv2.convertMaps(where, None, cv2.CV_16SC2)
+            return cv2.remap(prev_out, m1, m2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         moving = _rects(m.move, h, w) if m.moving else []
         if moving:
-            sh, sw = m.flow.shape[:2]
-            flow = cv2.resize(m.flow * np.float32([w / sw, h / sh]), (w, h), interpolation=cv2.INTER_LINEAR)
-            grid = self._grid(h, w)
-            warped = prev_out.copy()
-            for y0, y1, x0, x1 in moving:
-                m1, m2 = cv2.convertMaps(cv2.add(flow[y0:y1, x0:x1], grid[y0:y1, x0:x1]), None, cv2.CV_16SC2)
-                warped[y0:y1, x0:x1] = cv2.remap(prev_out, m1, m2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        s = self.strength
-        out = cv2.addWeighted(warped, s, cur, 1.0 - s, 0.0)
+            where = self._where(m.flow, h, w)
+            if _area(moving) > whole:  # most of the frame moves: one call
+                warped = resample(where)
+            else:
+                warped = prev_out.copy()
+                for y0, y1, x0, x1 in moving:
+                    warped[y0:y1, x0:x1] = resample(where[y0:y1, x0:x1])
         mixed = _rects(m.untracked, h, w)
-        if mixed:
-            alpha = cv2.resize(m.weight, (w, h), interpolation=cv2.INTER_LINEAR)
+        alpha = cv2.resize(m.weight, (w, h), interpolation=cv2.INTER_LINEAR) if mixed else None
+        if _area(mixed) > whole:  # untracked pixels all over: one per-pixel blend
+            out = cv2.blendLinear(warped, cur, alpha, 1.0 - alpha)
+        else:
+            out = cv2.addWeighted(warped, self.strength, cur, 1.0 - self.strength, 0.0)
             for y0, y1, x0, x1 in mixed:
                 a = alpha[y0:y1, x0:x1]
                 out[y0:y1, x0:x1] = cv2.blendLinear(warped[y0:y1, x0:x1], cur[y0:y1, x0:x1], a, 1.0 - a)
@@ -209,3 +235,7 @@ def _rects(mask: np.ndarray, h: int, w: int, tile: int = TILE) -> list:
             else:
                 rects.append((y0, y1, x0, x1))
     return rects
+
+
+def _area(rects: list) -> int:
+    return sum((y1 - y0) * (x1 - x0) for y0, y1, x0, x1 in rects)
