@@ -154,6 +154,37 @@ def test_still_scene_is_blended_in_place_not_resampled(still):
     ref = exp_average(fbf, 0.6)
     diff = np.abs(np.stack(out).astype(int) - np.stack(ref).astype(int))
     assert diff.max() <= 4  # rounding to uint8 at each step only (a resampled history drifts by ~20)
+    import cv2
+    for prev, cur, o in zip(out, fbf[1:], out[1:]):  # bit-exact: the previous output blended in place
+        assert np.mean(o == cv2.addWeighted(prev, 0.6, cur, 0.4, 0.0)) > 0.99
+
+
+def test_only_the_moving_object_is_resampled():
+    """A square moves over a still photo: the history is warped with it (no ghost trail), and every pixel away
+    from it is the previous output blended in place, bit for bit."""
+    import cv2
+    photo = load_image(PHOTO)
+    bg = cv2.resize(photo, (320, 240), interpolation=cv2.INTER_AREA)
+    patch = cv2.resize(photo[:200, -200:], (64, 64), interpolation=cv2.INTER_AREA)
+    rng = np.random.default_rng(1)
+    stab, outs, frames = Stabilizer(0.6), [], []
+    for t in range(8):
+        f = bg.copy()
+        x = 40 + 4 * t
+        f[80:144, x:x + 64] = patch
+        frames.append(f)
+        flicker = np.clip(f.astype(int) + rng.integers(-12, 13, (1, 1, 3)), 0, 255).astype(np.uint8)
+        outs.append(stab.step(f, flicker))
+        if t:
+            in_place = cv2.addWeighted(outs[-2], 0.6, flicker, 0.4, 0.0)
+            far = np.ones((240, 320), bool)
+            far[80 - 24:144 + 24, x - 4 - 24:x + 64 + 24] = False  # the square, where it was, and a margin
+            assert np.array_equal(outs[-1][far], in_place[far])
+            inner = (slice(88, 136), slice(x + 8, x + 56))
+            err_warped = np.abs(outs[-1][inner].astype(int) - flicker[inner]).mean()
+            err_ghost = np.abs(in_place[inner].astype(int) - flicker[inner]).mean()
+            assert err_warped < 0.5 * err_ghost, (t, err_warped, err_ghost)
+    assert stab.resets == 1 and 0.5 < stab.last_still < 0.99
 
 
 def test_still_scene_as_close_to_per_frame_as_equally_steady_averaging(still):

@@ -29,15 +29,19 @@ MIN_FLOW_SIDE, MAX_FLOW_SIDE = 160, 256  # longer side of the flow images (flow_
 FLOW_FINEST_SCALE = 1  # DIS pyramid level where refinement stops (the preset's 2 = a 4x coarser flow)
 STILL_PX = (0.3, 0.8)  # flow (full-res px) below the first is static (no warp); ramps to a full warp at the second
 STILL_JITTER = 1.0  # flow (full-res px) under which a pixel is still if no motion explains it as well (5x5 mean)
+TILE = 8  # the blend resamples / weighs per pixel only in rectangles of TILE x TILE flow pixels that need it
+WHOLE = 0.75  # ... unless those rectangles cover more than this fraction of the frame: then one call on all of it
 
 
 class Motion:
-    """What `Stabilizer.motion` found for one frame: restart, or a flow + blend weight at flow resolution."""
+    """What `Stabilizer.motion` found for one frame: restart, or (at flow resolution) the flow, the blend
+    weight, and uint8 masks of the moving pixels and of the untracked ones (weight 0)."""
 
-    __slots__ = ("restart", "flow", "weight", "moving")
+    __slots__ = ("restart", "flow", "weight", "moving", "move", "untracked")
 
-    def __init__(self, restart: bool, flow=None, weight=None, moving: bool = False):
+    def __init__(self, restart: bool, flow=None, weight=None, moving: int = 0, move=None, untracked=None):
         self.restart, self.flow, self.weight, self.moving = restart, flow, weight, moving
+        self.move, self.untracked = move, untracked
 
 
 class Stabilizer:
@@ -87,6 +91,26 @@ class Stabilizer:
                                                             np.arange(h, dtype=np.float32)))
         return g
 
+    def _where(self, flow: np.ndarray, h: int, w: int) -> np.ndarray:
+        """HxWx2 full-resolution sampling map: pixel + the bilinear upscale of the small `flow` (in full-res px).
+        When the frame is a whole multiple of the flow size, the small map (pixel centres + flow, padded by one
+        with the centres extrapolated) is upscaled directly: no full-resolution pass to add the grid."""
+        cv2 = self.cv2
+        sh, sw = flow.shape[:2]
+        kx, ky = w / sw, h / sh
+        flow = flow * np.float32([kx, ky])
+        if not (kx.is_integer() and ky.is_integer()):
+            return cv2.add(cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR), self._grid(h, w))
+        kx, ky = int(kx), int(ky)
+        g = self._grids.get((sh, sw, h, w))
+        if g is None:
+            xs = (np.arange(-1, sw + 1, dtype=np.float32) + 0.5) * kx - 0.5
+            ys = (np.arange(-1, sh + 1, dtype=np.float32) + 0.5) * ky - 0.5
+            g = self._grids[(sh, sw, h, w)] = np.dstack(np.meshgrid(xs, ys))
+        small = cv2.add(cv2.copyMakeBorder(flow, 1, 1, 1, 1, cv2.BORDER_REPLICATE), g)
+        big = cv2.resize(small, (w + 2 * kx, h + 2 * ky), interpolation=cv2.INTER_LINEAR)
+        return big[ky:ky + h, kx:kx + w]
+
     def motion(self, input_frame: np.ndarray) -> Optional[Motion]:
         """Flow and blend weight for this input frame against the previous one (inputs only; call in frame
         order). None when the stabiliser is off."""
@@ -128,14 +152,20 @@ class Stabilizer:
         if coverage < self.min_coverage:  # most of the frame is new: a cut (or a whip pan)
             return Motion(True)
         self.last_coverage = coverage
-        moving = int(cv2.countNonZero(keep))
+        move = (~still).view(np.uint8)
+        moving = int(cv2.countNonZero(move))
         self.last_still = 1.0 - moving / keep.size
         if moving:  # still pixels keep the history where it is: flow exactly 0, no resampling
             flow_b *= keep[..., None]
-        return Motion(False, flow_b, mask * np.float32(self.strength), moving)
+        return Motion(False, flow_b, mask * np.float32(self.strength), moving, move, (~ok).view(np.uint8))
 
     def blend(self, stylised: np.ndarray, m: Optional[Motion]) -> np.ndarray:
-        """The stabilised frame for `stylised` given this frame's `motion` (a new uint8 array)."""
+        """The stabilised frame for `stylised` given this frame's `motion` (a new uint8 array).
+
+        uint8 throughout: one `addWeighted` pass over the frame; the previous output is resampled only in the
+        rectangles where the upscaled flow is not zero (still pixels keep their exact values), and the
+        per-pixel weight (blendLinear) is applied only where it is not the plain strength (near untracked
+        pixels)."""
         cv2 = self.cv2
         if m is None:
             return np.array(stylised, copy=True)
@@ -145,20 +175,67 @@ class Stabilizer:
             self.resets += 1
             self.last_coverage = self.last_still = 0.0
             return self._prev_out.copy()
-        h, w = stylised.shape[:2]
-        if m.moving:  # full-resolution warp of the previous output (static pixels sample at exact integers)
-            sh, sw = m.flow.shape[:2]
-            flow = cv2.resize(m.flow, (w, h), interpolation=cv2.INTER_LINEAR)
-            where = cv2.scaleAdd(flow, float(w / sw), self._grid(h, w))
-            warped = cv2.remap(prev_out, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        else:  # the whole frame is still: blend in place
-            warped = prev_out
-        alpha = cv2.resize(m.weight, (w, h), interpolation=cv2.INTER_LINEAR)
-        beta = cv2.resize(1.0 - m.weight, (w, h), interpolation=cv2.INTER_LINEAR)
-        out = cv2.blendLinear(warped, np.ascontiguousarray(stylised, np.uint8), alpha, beta)
+        cur = np.ascontiguousarray(stylised, np.uint8)
+        h, w = cur.shape[:2]
+        warped, whole = prev_out, WHOLE * h * w
+
+        def resample(where):  # the previous output sampled at `where` (bilinear, fixed-point maps)
+            m1, m2 = cv2.convertMaps(where, None, cv2.CV_16SC2)
+            return cv2.remap(prev_out, m1, m2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        moving = _rects(m.move, h, w) if m.moving else []
+        if moving:
+            where = self._where(m.flow, h, w)
+            if _area(moving) > whole:  # most of the frame moves: one call
+                warped = resample(where)
+            else:
+                warped = prev_out.copy()
+                for y0, y1, x0, x1 in moving:
+                    warped[y0:y1, x0:x1] = resample(where[y0:y1, x0:x1])
+        mixed = _rects(m.untracked, h, w)
+        alpha = cv2.resize(m.weight, (w, h), interpolation=cv2.INTER_LINEAR) if mixed else None
+        if _area(mixed) > whole:  # untracked pixels all over: one per-pixel blend
+            out = cv2.blendLinear(warped, cur, alpha, 1.0 - alpha)
+        else:
+            out = cv2.addWeighted(warped, self.strength, cur, 1.0 - self.strength, 0.0)
+            for y0, y1, x0, x1 in mixed:
+                a = alpha[y0:y1, x0:x1]
+                out[y0:y1, x0:x1] = cv2.blendLinear(warped[y0:y1, x0:x1], cur[y0:y1, x0:x1], a, 1.0 - a)
         self._prev_out = out
         return out.copy()
 
     def step(self, input_frame: np.ndarray, stylised: np.ndarray) -> np.ndarray:
         """Return the stabilised frame (a new uint8 array, same size as `stylised`)."""
         return self.blend(stylised, self.motion(input_frame))
+
+
+def _rects(mask: np.ndarray, h: int, w: int, tile: int = TILE) -> list:
+    """Full-resolution (y0, y1, x0, x1) rectangles covering every pixel whose bilinear upscale (to h x w) of
+    the small uint8 `mask` reads a nonzero pixel: tile rows of `tile` small pixels, runs of marked tiles
+    merged, a 1-pixel margin. Empty when the mask is all zero."""
+    import cv2
+    sh, sw = mask.shape
+    if not cv2.countNonZero(mask):
+        return []
+    grown = cv2.dilate(mask, np.ones((3, 3), np.uint8))  # a pixel's bilinear upscale reads its 3x3 neighbours
+    ny, nx = -(-sh // tile), -(-sw // tile)
+    pad = np.zeros((ny * tile, nx * tile), np.uint8)
+    pad[:sh, :sw] = grown
+    tiles = pad.reshape(ny, tile, nx, tile).max(axis=(1, 3)) > 0
+    ky, kx = h / sh, w / sw
+    rects = []
+    for i in range(ny):
+        row = np.concatenate(([False], tiles[i], [False]))
+        edges = np.flatnonzero(row[1:] != row[:-1])
+        y0, y1 = max(0, int(i * tile * ky) - 1), min(h, int(np.ceil(min(sh, (i + 1) * tile) * ky)) + 1)
+        for c0, c1 in zip(edges[::2], edges[1::2]):
+            x0, x1 = max(0, int(c0 * tile * kx) - 1), min(w, int(np.ceil(min(sw, c1 * tile) * kx)) + 1)
+            last = rects[-1] if rects else None
+            if last and last[2:] == (x0, x1) and last[1] >= y0:  # same columns as the tile row above: extend
+                rects[-1] = (last[0], y1, x0, x1)
+            else:
+                rects.append((y0, y1, x0, x1))
+    return rects
+
+
+def _area(rects: list) -> int:
+    return sum((y1 - y0) * (x1 - x0) for y0, y1, x0, x1 in rects)
