@@ -25,15 +25,16 @@ from pathlib import Path
 
 import numpy as np
 
-from framestyle.metrics.speed import PEER_RAW, bench, summary, test_frame, time_fn
-from framestyle.runtime import Stylizer
-from framestyle.runtime.live import Stabilizer, run_live, stylize_video
-from framestyle.runtime.live.codec import VideoWriter, open_video
-from framestyle.runtime.live.pipeline import COUNTERS
-from framestyle.runtime.live.sinks import NullSink
-from framestyle.runtime.live.sources import FileSource
-from framestyle.train.data import SHARED
-from framestyle.zoo import get_model
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo's framestyle, installed or not
+from framestyle.metrics.speed import PEER_RAW, bench, summary, test_frame, time_fn  # noqa: E402
+from framestyle.runtime import Stylizer  # noqa: E402
+from framestyle.runtime.live import Stabilizer, run_live, stylize_video  # noqa: E402
+from framestyle.runtime.live.codec import VideoWriter, open_video  # noqa: E402
+from framestyle.runtime.live.pipeline import COUNTERS  # noqa: E402
+from framestyle.runtime.live.sinks import NullSink  # noqa: E402
+from framestyle.runtime.live.sources import FileSource  # noqa: E402
+from framestyle.train.data import SHARED  # noqa: E402
+from framestyle.zoo import get_model  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from temporal_bench import HEADER as TEMPORAL_HEADER, section as temporal_section  # noqa: E402
