@@ -77,6 +77,9 @@ def run_live(source: Source, stylizer, sink: Sink, stabilizer=None, duration: Op
     fps delivered, latency_ms p50/p90/max from capture to the sink, per-frame medians of the model
     (stylise_ms_p50) and of the stabiliser's two stages (flow_ms_p50 on its thread, blend_ms_p50), and
     warmup_ms: the model's first run, before the clock starts)."""
+    import cv2
+    cv_threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)  # the stages already overlap on the cores; OpenCV's own pool would fight the model's
     live = bool(source.live)
     qs = queue_size or (1 if live else 2)
     q_in, q_styled, q_out = queue.Queue(qs), queue.Queue(2), queue.Queue(qs)
@@ -197,6 +200,7 @@ def run_live(source: Source, stylizer, sink: Sink, stabilizer=None, duration: Op
                 break
     finally:
         stop.set()
+        cv2.setNumThreads(cv_threads)
         for wk in workers:
             wk.join(timeout=5)
         source.close()
