@@ -68,8 +68,8 @@ def add_parsers(sub):
                    help="random sub-crops of the pool crops for the first 80%% of training (cheaper steps, but "
                         "Magenta's norms saw the whole pool crop, so the targets are less exact); 0 = off")
     a.add_argument("--init", metavar="MODEL",
-                   help="start from a trained cond-mg student (a zoo name or .onnx): its weights, its up-path cut "
-                        "to this net's widths and, for cond-mg-rt, its norms folded into style affines")
+                   help="continue a trained cond-mg student (a float .onnx export or a zoo name): its weights, its "
+                        "stem in this net's form, its up-path cut to this net's widths")
     a.add_argument("--no-progress", action="store_true")
     A.budget_args(a, "my-arbitrary", batch=8, lr=2e-3, threads_default=1)
     a.set_defaults(func=cmd_train_arbitrary, needs=("torch",))

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from .registry import register
 from .teacher_shaped import (FOLDS, PLANS, SpaceToDepth, fit_stem, fold_pairs, phase_conv, phase_kernel,
-                             phase_stem, set_convs, shrink_kernel)
+                             load_export, phase_stem, set_convs, shrink_kernel)
 
 STEM = ((3, 8, 9, 1), (8, 16, 3, 2), (16, 32, 3, 2))   # (in, out, kernel, stride)
 CH, BLOCKS = 32, 5
@@ -209,15 +209,7 @@ class MG(nn.Module):
     @torch.no_grad()
     def load_onnx(self, path) -> "MG":
         """Weights from an ONNX file this net exported (initializers named like the state dict; cond-mg)."""
-        import onnx
-        from ..zoo.onnx_surgery import named_weights
-        init = named_weights(onnx.load(str(path)).graph)
-        state = self.state_dict()
-        missing = [k for k in state if k not in init]
-        if missing:
-            raise ValueError(f"{path}: not an export of this net (missing {missing[:3]})")
-        self.load_state_dict({k: torch.from_numpy(init[k].copy()) for k in state})
-        return self
+        return load_export(self, path)
 
     def check_teacher(self, teacher) -> None:
         from ..errors import UserError
@@ -273,7 +265,7 @@ class MG(nn.Module):
         if card.exists():  # its card names the arch (folded norms are not told apart by their weights)
             from ..zoo.card import load_card
             c = load_card(path)
-            if c.get("arch") in ("cond-mg", "cond-mg-rt"):
+            if c.get("arch") == "cond-mg":
                 from . import build
                 return build(c["arch"], **(c.get("arch_kwargs") or {})).load_onnx(path)
         w = named_weights(onnx.load(str(path)).graph)

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from .ms26 import teacher_weights
 from .registry import register
-from .teacher_shaped import SpaceToDepth, fold_affine, norm_stats, phase_conv, phase_kernel
+from .teacher_shaped import SpaceToDepth, fold_affine, load_export, norm_stats, phase_conv, phase_kernel
 
 S, CH = 26, 32
 HEAD = ((CH, 8, 3, 2), (8, 4, 3, 2), (4, 3, 9, 1))  # the teacher's up-path: (in, out, kernel, upsample)
@@ -135,15 +135,7 @@ class MultiRT(nn.Module):
     @torch.no_grad()
     def from_export(path) -> "MultiRT":
         """The trained net in a `distill-multi` export (initializers named like the state dict)."""
-        from ..runtime.specialise import onnx_weights
-        w = onnx_weights(path)
-        net = MultiRT()
-        state = net.state_dict()
-        missing = [k for k in state if k not in w]
-        if missing:
-            raise ValueError(f"{path}: not a multi-rt export (missing {missing[:3]})")
-        net.load_state_dict({k: torch.from_numpy(w[k].copy()) for k in state})
-        return net.eval()
+        return load_export(MultiRT(), path, "multi-rt").eval()
 
     @torch.no_grad()
     def specialise(self, style_weights) -> "FixedRT":

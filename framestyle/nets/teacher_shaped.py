@@ -94,6 +94,21 @@ def shrink_kernel(w: torch.Tensor, k: int) -> torch.Tensor:
     return out
 
 
+@torch.no_grad()
+def load_export(net: nn.Module, path, what: str = "this net") -> nn.Module:
+    """Load into `net` the weights of an ONNX file it exported (initializers named like its state dict, the
+    exporter's Identity aliases resolved); ValueError when the file is not such an export."""
+    import onnx
+    from ..zoo.onnx_surgery import named_weights
+    w = named_weights(onnx.load(str(path)).graph)
+    state = net.state_dict()
+    missing = [k for k in state if k not in w]
+    if missing:
+        raise ValueError(f"{path}: not an export of {what} (missing {missing[:3]})")
+    net.load_state_dict({k: torch.from_numpy(w[k].copy()) for k in state})
+    return net
+
+
 class SpaceToDepth(nn.Module):
     """PixelUnshuffle(2) on RGB as a fixed one-hot 2x2 stride-2 conv: ONNX Runtime runs it ~3x faster than the
     reshape/transpose PixelUnshuffle exports to (the transpose was ~6% of an int8 cond-mg frame)."""

@@ -79,7 +79,7 @@ class _OnnxBackend:
     _fixed = None  # (style vector, session, u8, input name, output name, frame buffers) of a specialising model
 
     def _run_fixed(self, frame: np.ndarray, state) -> np.ndarray:
-        """A real-time conditional student (card `specialise`, e.g. cond-mg-rt): this style's fixed int8 graph,
+        """A real-time conditional student (card `specialise`: the built-in `arbitrary`, a cond-mg): this style's fixed int8 graph,
         made once per style (runtime.specialise, cached) and run on the uint8 byte path like the fixed students."""
         v = np.asarray(state, np.float32).reshape(-1)
         if self._fixed is None or not np.array_equal(self._fixed[0], v):
@@ -114,7 +114,6 @@ class StudentBackend(_OnnxBackend):
 
     def _extra(self, state) -> dict:
         return {self.card.get("style_input", "style"): np.asarray(state, np.float32).reshape(1, 100)}
-
 
 
 class AdainBackend(_OnnxBackend):
