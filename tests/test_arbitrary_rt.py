@@ -146,3 +146,20 @@ def test_distill_init_from_multi26_is_that_style(tmp_path):
     with pytest.raises(UserError, match="--init"):
         distill("multistyle26:12", "q", content=[str(tmp_path / "content")], steps=1, workdir=tmp_path / "w2",
                 out_dir=tmp_path / "out", progress=False, init="starry")
+
+
+def test_a_card_that_cannot_be_specialised_is_a_user_error(tmp_path):
+    """A card saying "specialise" on a cond-mg whose stem is not the phase form: one UserError, no traceback."""
+    from framestyle.errors import UserError
+    from framestyle.nets import build
+    from framestyle.runtime.stylizer import Stylizer
+    from framestyle.train.arbitrary import export_student
+    from framestyle.zoo.registry import _from_file
+    path = tmp_path / "t.onnx"
+    export_student(build("cond-mg", blocks=1).load_teacher().eval(), path)
+    path.with_suffix(".json").write_text(json.dumps({
+        "name": "t", "kind": "arbitrary", "method": "student", "style_input": "style", "teacher": "magenta",
+        "specialise": True, "arch": "cond-mg", "input": {"multiple": 4}}))
+    st = Stylizer(_from_file(path, False), style_image=IMAGES / "starry_night.jpg", threads=2)
+    with pytest.raises(UserError, match="cannot be specialised"):
+        st.process(_img())

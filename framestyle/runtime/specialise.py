@@ -66,7 +66,7 @@ def mg_layers(w: dict, vec, head_stats=None) -> list:
     norms at the style's scale/shift); the up-path's norms folded into their convs at `head_stats` [(mean, var)
     per channel] or, without them, live group norms that `head_statistics` measures."""
     v = np.asarray(vec, np.float32).reshape(100)
-    if w["stem.1.weight"].shape[1] != 12:
+    if "stem.1.weight" not in w or w["stem.1.weight"].shape[1] != 12:
         raise ValueError("specialise: a cond-mg with the phase stem (train-arbitrary --arch-arg stem=phase)")
 
     def affine(prefix):  # StyleNorm scale/shift at v
@@ -192,7 +192,7 @@ def _calibration():
 
 def specialised(path, sw, int8: bool = True) -> Path:
     """The cached fixed (int8 unless `int8=False`) graph of the model at `path` for its style `sw` (multi26: 26
-    style weights; an any-painting cond-mg-rt student: a Magenta style vector)."""
+    style weights; an any-painting cond-mg student: a Magenta style vector)."""
     import onnx
     from ..imageio import atomic_write_bytes
     from ..paths import cache_dir
@@ -200,7 +200,12 @@ def specialised(path, sw, int8: bool = True) -> Path:
     if out.exists():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    m = fixed_graph(onnx_weights(path), sw)
+    try:
+        m = fixed_graph(onnx_weights(path), sw)
+    except (ValueError, KeyError) as exc:  # a card that says "specialise" on a model this cannot fold
+        from ..errors import UserError
+        raise UserError(f"{Path(path).name}: its card asks for one fixed graph per style, but this model cannot "
+                        f"be specialised ({str(exc)[:160]})") from None
     float_path = out.with_name(out.stem.replace("-int8", "") + "-float.onnx")
     atomic_write_bytes(float_path, m.SerializeToString())
     if not int8:

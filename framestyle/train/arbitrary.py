@@ -275,9 +275,9 @@ def train_arbitrary(name: str = "my-arbitrary", arch: str = "cond-fast", arch_kw
     save_checkpoint(ckpt, model=net.state_dict(), opt=opt.state_dict(), step=step, elapsed=elapsed,
                     history=history, arch=arch, arch_kwargs=arch_kwargs or {})
     card = {"kind": "arbitrary", "method": "student", "style_input": "style", "teacher": "magenta",
-            # a cond-mg: each style runs as its own fixed int8 graph, the up-path's norms folded at that style's
-            # statistics (runtime/specialise.py)
-            **({"specialise": True} if arch == "cond-mg" else {}),
+            # a cond-mg with a phase stem: each style runs as its own fixed int8 graph, the up-path's norms folded
+            # at that style's statistics (runtime/specialise.py builds that graph for phase stems only)
+            **({"specialise": True} if arch == "cond-mg" and net.stem_kind in ("phase", "phase3") else {}),
             "arch": arch, "arch_kwargs": arch_kwargs or {},
             "description": f"{arch} arbitrary-style student distilled from Magenta; style = Magenta style vector",
             "licence": "Apache-2.0 (trained here from Apache-2.0 teacher weights)",
@@ -300,7 +300,7 @@ def _init_file(net, init) -> Path:
     from ..nets.mgnet import MG
     from ..zoo import get_model
     if not getattr(net, "cond", False) or not isinstance(net, MG):
-        raise UserError("--init starts a cond-mg / cond-mg-rt student from a trained cond-mg export")
+        raise UserError("--init continues a trained cond-mg export as a cond-mg student (--arch cond-mg)")
     path = get_model(str(init)).path
     try:
         MG.from_export(path)
