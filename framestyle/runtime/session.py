@@ -127,8 +127,11 @@ def warn_slow_path(path, why: str) -> None:
         warnings.warn(f"{Path(path).name}: slower path, {why}", RuntimeWarning, stacklevel=3)
 
 
-def uint8_graph(path) -> bytes:
+def uint8_graph(path, int8_norms: Optional[bool] = None) -> bytes:
     """The model wrapped to take and return uint8 HxWx3 RGB frames (U8_IN -> U8_OUT).
+
+    int8_norms: compute an int8 graph's per-frame instance norms in int8 (`qnorm.rewrite_norms`); default on
+    unless FRAMESTYLE_INT8_NORMS=0.
 
     Layout conversion, scaling, rounding and clipping then run inside ONNX Runtime, fused and threaded,
     instead of as several numpy passes per frame. Extra inputs (e.g. style_weights) are kept.
@@ -142,7 +145,10 @@ def uint8_graph(path) -> bytes:
     if opset < 13:
         raise ValueError("opset < 13")
     import copy
+    from . import qnorm
     from .u8ends import rewrite
+    if qnorm.enabled() if int8_norms is None else int8_norms:
+        qnorm.rewrite_norms(m)
     exact = copy.deepcopy(m)
     try:
         if rewrite(exact, U8_IN, U8_OUT):  # an int8 graph with exact 8-bit ends: bytes in, bytes out

@@ -265,10 +265,18 @@ def start_from_student(init, teacher):
             # the style's fixed net, folded into `net` on the content photos once they are loaded
             return MG(**{**cond.args, "cond": False}, fold="head"), "mg", {**kwargs, "fold": "head"}, \
                 cond.specialise(teacher.vec)
+        if info.card.get("arch") == "ms26" and kind == "multistyle26" and info.teacher == teacher.spec:
+            # a fixed student of this style: its up-path's norms folded (its fine-tune runs fold=head)
+            from ..nets import build
+            from ..nets.ms26 import MS26
+            twin = MS26.from_export(info.path, **(info.card.get("arch_kwargs") or {}))
+            kwargs = {k: v for k, v in twin.args.items() if k != "fold"}
+            return build("ms26", **{**kwargs, "fold": "head"}), "ms26", {**kwargs, "fold": "head"}, twin
     except (ValueError, OSError, KeyError) as exc:
-        raise UserError(f"--init {init}: not a float conditional real-time student ({exc})") from None
-    raise UserError(f"--init {init}: takes the any-painting student (e.g. arbitrary) with --teacher magenta, or "
-                    "the multi-style student (multi26) with --teacher multistyle26:S")
+        raise UserError(f"--init {init}: not a float real-time student to start from ({exc})") from None
+    raise UserError(f"--init {init}: takes the any-painting student (e.g. arbitrary) with --teacher magenta, "
+                    "the multi-style student (multi26) with --teacher multistyle26:S, or a float ms26 student "
+                    "of that teacher's style (e.g. pastel with --teacher multistyle26:12)")
 
 
 def _describe(sources, names) -> dict:
