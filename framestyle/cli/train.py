@@ -23,9 +23,11 @@ def add_parsers(sub):
                    help="weight of the temporal-stability term (output invariance to noise and small shifts; "
                         "0 = off, 1 is a strong setting)")
     d.add_argument("--init", metavar="MODEL",
-                   help="start from a conditional real-time student at the teacher's style, so training begins "
+                   help="start from a trained real-time student at the teacher's style, so training begins "
                         "near the target (its shape replaces --arch): the any-painting student (`arbitrary`) with "
-                        "--teacher magenta, or `multi26` with --teacher multistyle26:S")
+                        "--teacher magenta, `multi26` with --teacher multistyle26:S, or a student of that very "
+                        "style (e.g. pastel with multistyle26:12: its up-path norms folded; starry with "
+                        "starry_night.jpg, where --arch-arg stem=phase3 cuts its stem to 3x3)")
     d.add_argument("--labels", type=A.positive_int, metavar="N",
                    help="label only N content frames (an even subset) with the teacher; default all, 96 with --init")
     d.add_argument("--int8", action="store_true",

@@ -109,6 +109,51 @@ def load_export(net: nn.Module, path, what: str = "this net") -> nn.Module:
     return net
 
 
+def load_fixed_export(net: nn.Module, path, what: str = "this net") -> nn.Module:
+    """Load into a fixed-style `net` the weights of an ONNX file it exported, float or int8 (static QDQ weights
+    dequantised). Its live instance norms' scale and shift are read from the graph's InstanceNormalization nodes
+    (named after the module, e.g. /res.0.1/InstanceNormalization) into the norm's style maps as biases (the maps'
+    weights zero, so any style vector gives them). ValueError when the file is not such an export."""
+    import onnx
+    from onnx import numpy_helper
+    from ..zoo.onnx_surgery import named_weights
+    g = onnx.load(str(path)).graph
+    w = named_weights(g)
+
+    def value(k):
+        if k in w:
+            return w[k]
+        for q, sc, zp in ((k + "_quantized", k + "_scale", k + "_zero_point"),
+                          (k + "_quantized", k + "_quantized_scale", k + "_quantized_zero_point")):
+            if q in w and sc in w:
+                a, s = w[q].astype(np.float64), w[sc].astype(np.float64)
+                z = w[zp].astype(np.float64) if zp in w else 0.0
+                shape = (-1,) + (1,) * (a.ndim - 1) if np.ndim(s) == 1 and a.ndim > 1 else np.shape(s)
+                return ((a - np.reshape(z, shape)) * np.reshape(s, shape)).astype(np.float32)
+        return None
+
+    init = {i.name for i in g.initializer}
+    norms = {}
+    for n in g.node:  # /res.0.1/InstanceNormalization -> res.0.1
+        if n.op_type == "InstanceNormalization" and n.input[1] in init and n.name.count("/") >= 2:
+            norms[n.name.split("/")[1]] = (w[n.input[1]], w[n.input[2]])
+    state, new = net.state_dict(), {}
+    for k, t in state.items():
+        mod, _, leaf = k.rpartition(".")
+        owner = mod.rpartition(".")[0]
+        if k == "vec" or (leaf == "weight" and mod.endswith((".scale", ".shift"))):
+            v = np.zeros(tuple(t.shape), np.float32)
+        elif leaf == "bias" and mod.endswith((".scale", ".shift")) and owner in norms:
+            v = norms[owner][0 if mod.endswith(".scale") else 1]
+        else:
+            v = value(k)
+        if v is None or int(np.size(v)) != t.numel():
+            raise ValueError(f"{path}: not an export of {what} (no {k})")
+        new[k] = torch.from_numpy(np.array(v, np.float32).reshape(tuple(t.shape)))
+    net.load_state_dict(new)
+    return net
+
+
 class SpaceToDepth(nn.Module):
     """PixelUnshuffle(2) on RGB as a fixed one-hot 2x2 stride-2 conv: ONNX Runtime runs it ~3x faster than the
     reshape/transpose PixelUnshuffle exports to (the transpose was ~6% of an int8 cond-mg frame)."""

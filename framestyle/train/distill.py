@@ -145,9 +145,9 @@ def distill(teacher: str, name: str, arch: str = "fast", arch_kwargs: Optional[d
 
     t_spec = Teacher(teacher, threads=threads)
     sources = content or default_sources()
-    twin = None
-    if init is not None:  # a conditional student at this teacher's style: a fixed net of its shape
-        net, arch, arch_kwargs, twin = start_from_student(init, t_spec)
+    prepare = None
+    if init is not None:  # a ready student at this teacher's style: a fixed net of its shape
+        net, arch, arch_kwargs, prepare = start_from_student(init, t_spec, arch_kwargs)
     else:
         net = build(arch, **(arch_kwargs or {}))
     check_teacher(net, t_spec)  # before the (slow) labelling
@@ -164,7 +164,7 @@ def distill(teacher: str, name: str, arch: str = "fast", arch_kwargs: Optional[d
         evalset = pairs[:4]
 
     if init is not None and not resume:
-        folded = net.fold_from(twin, [x for x, _ in pairs[::2]]) if twin is not None else {}
+        folded = prepare([x for x, _ in pairs[::2]]) if prepare is not None else {}
         start = {"init": str(init), **folded, "heldout_psnr": round(evaluate(net, evalset), 3)}
     else:
         start = {} if resume else start_from_teacher(net, t_spec, [x for x, _ in pairs[::2]],
@@ -245,15 +245,22 @@ def distill(teacher: str, name: str, arch: str = "fast", arch_kwargs: Optional[d
     return {"name": name, "path": str(path), "steps": step, "minutes": round(elapsed / 60, 2), "fidelity": fid}
 
 
-def start_from_student(init, teacher):
-    """`distill --init MODEL`: a trained conditional real-time student specialised at the teacher's style, so
-    training begins near the target -> (net, arch, arch_kwargs, a twin to fold into net, or None). MODEL: the
-    any-painting student (a float cond-mg export, e.g. the built-in `arbitrary`) for `--teacher magenta`, at the
-    painting's style vector, its up-path's norms folded at their statistics on the content photos; or the
-    multi-style student (`multi26`) for `--teacher multistyle26:S`, at style S."""
+def start_from_student(init, teacher, arch_kwargs=None):
+    """`distill --init MODEL`: a trained real-time student at the teacher's style, so training begins near the
+    target -> (net, arch, arch_kwargs, prepare(content frames) -> dict, or None). MODEL: the any-painting student
+    (a float cond-mg export, e.g. the built-in `arbitrary`) for `--teacher magenta`, at the painting's style
+    vector, its up-path's norms folded at their statistics on the content photos; the multi-style student
+    (`multi26`) for `--teacher multistyle26:S`, at style S; a float `ms26` student of that style (its up-path's
+    norms folded); or an `mg` student of that painting, float or int8, as it is or, with `--arch-arg
+    stem=phase3`, its stem's 5x5 conv cut to 3x3 and fitted to its own stem's features."""
     from ..zoo import get_model
     info = get_model(str(init))
     kind = getattr(teacher, "kind", None)
+    extra = dict(arch_kwargs or {})
+    same_style = _same_teacher(info.teacher, teacher)
+    if extra and not (info.card.get("arch") == "mg" and extra == {"stem": "phase3"}):
+        raise UserError("with --init the student keeps MODEL's shape; the one change it takes is --arch-arg "
+                        "stem=phase3 for an mg student")
     try:
         if info.kind == "multi" and info.card.get("arch") == "multi-rt" and kind == "multistyle26":
             from ..nets.multi import MultiRT
@@ -262,21 +269,68 @@ def start_from_student(init, teacher):
             from ..nets.mgnet import MG
             cond = MG.from_export(info.path)
             kwargs = {k: (",".join(map(str, v)) if k == "up" else v) for k, v in cond.args.items() if k != "cond"}
-            # the style's fixed net, folded into `net` on the content photos once they are loaded
-            return MG(**{**cond.args, "cond": False}, fold="head"), "mg", {**kwargs, "fold": "head"}, \
-                cond.specialise(teacher.vec)
-        if info.card.get("arch") == "ms26" and kind == "multistyle26" and info.teacher == teacher.spec:
-            # a fixed student of this style: its up-path's norms folded (its fine-tune runs fold=head)
+            net, twin = MG(**{**cond.args, "cond": False}, fold="head"), cond.specialise(teacher.vec)
+            return net, "mg", {**kwargs, "fold": "head"}, lambda inputs: net.fold_from(twin, inputs)
+        if info.card.get("arch") == "ms26" and kind == "multistyle26" and same_style:
+            # a student of this style: its up-path's norms folded (it fine-tunes as fold=head)
             from ..nets import build
             from ..nets.ms26 import MS26
             twin = MS26.from_export(info.path, **(info.card.get("arch_kwargs") or {}))
-            kwargs = {k: v for k, v in twin.args.items() if k != "fold"}
-            return build("ms26", **{**kwargs, "fold": "head"}), "ms26", {**kwargs, "fold": "head"}, twin
+            kwargs = {**{k: v for k, v in twin.args.items() if k != "fold"}, "fold": "head"}
+            net = build("ms26", **kwargs)
+            return net, "ms26", kwargs, lambda inputs: net.fold_from(twin, inputs)
+        if info.card.get("arch") == "mg" and kind == "magenta" and same_style:
+            return _from_mg(info, teacher, extra.get("stem"))
     except (ValueError, OSError, KeyError) as exc:
-        raise UserError(f"--init {init}: not a float real-time student to start from ({exc})") from None
+        raise UserError(f"--init {init}: not a real-time student to start from ({exc})") from None
     raise UserError(f"--init {init}: takes the any-painting student (e.g. arbitrary) with --teacher magenta, "
-                    "the multi-style student (multi26) with --teacher multistyle26:S, or a float ms26 student "
-                    "of that teacher's style (e.g. pastel with --teacher multistyle26:12)")
+                    "the multi-style student (multi26) with --teacher multistyle26:S, or a student of the "
+                    "teacher's own style (ms26, e.g. pastel with --teacher multistyle26:12; mg, e.g. starry with "
+                    "--teacher magenta --style-image starry_night.jpg)")
+
+
+def _same_teacher(label, teacher) -> bool:
+    """Does a card's teacher label ("multistyle26:12", "magenta:starry_night.jpg") name this teacher's style?"""
+    from ..zoo.teachers import card_spec, parse_style
+    if not label or ":" not in label:
+        return False
+    try:
+        spec = card_spec(label)
+    except UserError:
+        return False
+    kind, arg = spec.split(":", 1)
+    if kind != getattr(teacher, "kind", None):
+        return False
+    if kind == "multistyle26":
+        return bool(np.allclose(parse_style(arg), teacher.weights))
+    mine = teacher.spec.split(":", 1)[1]
+    return Path(arg).resolve() == Path(mine).resolve() or Path(arg).read_bytes() == Path(mine).read_bytes()
+
+
+def _from_mg(info, teacher, stem=None):
+    """A fixed mg student of this painting (float or int8 export); `stem="phase3"`: its 5x5 phase-stem conv cut to
+    3x3 (`shrink_kernel`) and fitted to its own stem's output on the content frames (`stem_fit` steps)."""
+    import torch
+    from ..nets.mgnet import MG
+    from ..nets.teacher_shaped import fit_stem, load_fixed_export, shrink_kernel
+    kwargs = dict(info.card.get("arch_kwargs") or {})
+    twin = load_fixed_export(MG(**kwargs), info.path, "mg").eval()
+    twin.vec.copy_(torch.as_tensor(np.asarray(teacher.vec, np.float32)).reshape(1, 100))
+    if stem is None:
+        return twin.train(), "mg", kwargs, None
+    if kwargs.get("stem") != "phase":
+        raise ValueError("stem=phase3 needs an mg student with the phase stem")
+    kwargs = {**kwargs, "stem": "phase3"}
+    net = MG(**kwargs)
+    state = twin.state_dict()
+    state["stem.1.weight"] = shrink_kernel(state["stem.1.weight"], 3)
+    net.load_state_dict(state)
+
+    def prepare(inputs):
+        for p in twin.parameters():
+            p.requires_grad_(False)
+        return fit_stem(net.stem, twin.stem, inputs, net.stem_fit, progress=False)
+    return net.train(), "mg", kwargs, prepare
 
 
 def _describe(sources, names) -> dict:
