@@ -79,7 +79,8 @@ def _match(n, producer, users, init, arr):
     conv = producer.get(q1.input[0]) if q1 is not None and q1.op_type == "QuantizeLinear" else None
     if conv is None or conv.op_type != "Conv" or any(len(users(x.output[0])) != 1 for x in (conv, q1, dq)):
         return None
-    if any(a.name == "group" and a.i != 1 for a in conv.attribute):
+    if any((a.name == "group" and a.i != 1) or (a.name == "auto_pad" and a.s not in (b"", b"NOTSET"))
+           for a in conv.attribute):  # grouped, or padding that a doubled stride would change
         return None
     dqx, dqw = producer.get(conv.input[0]), producer.get(conv.input[1])
     if dqx is None or dqw is None or dqx.op_type != dqw.op_type or dqx.op_type != "DequantizeLinear" \

@@ -21,8 +21,9 @@ class Entry:
     use: str = ""                 # what it is for
 
 
-# ember/pastel/sepia/nightblue are also styles 5/12/0/19 of `multi26`; they keep their own files while those
-# score higher against the teacher (docs/multi.md). Pointing one at multi26 is one line: Entry("ember", "multi26", "5").
+# ember/pastel/sepia/nightblue are also styles 5/12/0/19 of `multi26`; they keep their own real-time int8 files
+# (ms26, up-path norms folded) while those score higher against the teacher (docs/multi.md). Pointing one at
+# multi26 is one line: Entry("ember", "multi26", "5").
 ENTRIES = (
     Entry("starry", "starry", use="the default: photos, video, live and the web page (Starry Night)"),
     Entry("graffiti", "graffiti", use="bold street-art colours (graf1)"),
