@@ -69,7 +69,7 @@ def test_switch_and_graphs_without_int8_norms(monkeypatch):
     assert _norms(uint8_graph(get_model("starry").path)) == 5
     monkeypatch.delenv("FRAMESTYLE_INT8_NORMS")
     assert _norms(uint8_graph(get_model("starry").path)) == 0
-    m = onnx.load(str(get_model("ember").path))
+    m = onnx.load(str(get_model("multi26").path))  # the float multi-style file: norms, no int8
     before = len(m.graph.node)
     assert qnorm.rewrite_norms(m) == 0 and len(m.graph.node) == before
 

@@ -89,7 +89,8 @@ def test_shipped_realtime_students_take_the_bytes_path(name):
     from framestyle.zoo import get_model
     m = onnx.load_from_string(uint8_graph(get_model(name).path))
     ops_ = [n.op_type for n in m.graph.node if not n.output[0].startswith("fs_qn")]  # not the int8 norms' own
-    assert "Cast" not in ops_ and "DepthToSpace" not in ops_ and ops_.count("Transpose") == 4  # 2 in, 2 out
+    # byte rearrangements only: 2 in with the phase stem's space-to-depth (1 without), 2 out
+    assert "Cast" not in ops_ and "DepthToSpace" not in ops_ and ops_.count("Transpose") <= 4
 
 
 def test_rewrite_refuses_what_it_cannot_reorder_exactly(tmp_path):

@@ -147,14 +147,17 @@ def uint8_graph(path, int8_norms: Optional[bool] = None) -> bytes:
     import copy
     from . import qnorm
     from .u8ends import rewrite
-    if qnorm.enabled() if int8_norms is None else int8_norms:
-        qnorm.rewrite_norms(m)
+    norms = qnorm.enabled() if int8_norms is None else int8_norms
     exact = copy.deepcopy(m)
     try:
         if rewrite(exact, U8_IN, U8_OUT):  # an int8 graph with exact 8-bit ends: bytes in, bytes out
+            if norms:  # after the ends: the first norm's conv may read the input's own dequantisation
+                qnorm.rewrite_norms(exact)
             return exact.SerializeToString()
     except Exception as exc:  # an unexpected graph shape: the conversion wrapper below still works
         warn_slow_path(path, f"its int8 ends are converted, not passed as bytes ({str(exc)[:160]})")
+    if norms:
+        qnorm.rewrite_norms(m)
 
     def const(name, value, dtype=TensorProto.FLOAT, dims=()):
         return helper.make_tensor(name, dtype, dims, [value] if not dims else value)

@@ -275,7 +275,11 @@ def start_from_student(init, teacher, arch_kwargs=None):
             # a student of this style: its up-path's norms folded (it fine-tunes as fold=head)
             from ..nets import build
             from ..nets.ms26 import MS26
-            twin = MS26.from_export(info.path, **(info.card.get("arch_kwargs") or {}))
+            from ..nets.teacher_shaped import load_fixed_export
+            kwargs = dict(info.card.get("arch_kwargs") or {})
+            if kwargs.get("fold", "none") != "none":  # folded already (e.g. the shipped int8 pastel): as it is
+                return load_fixed_export(build("ms26", **kwargs), info.path, "ms26").train(), "ms26", kwargs, None
+            twin = MS26.from_export(info.path, **kwargs)
             kwargs = {**{k: v for k, v in twin.args.items() if k != "fold"}, "fold": "head"}
             net = build("ms26", **kwargs)
             return net, "ms26", kwargs, lambda inputs: net.fold_from(twin, inputs)
