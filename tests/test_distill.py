@@ -201,7 +201,9 @@ def test_cli_distill_rt_preset_writes_float_and_int8(tmp_path, content):
     assert card["arch"] == "mg-rt" and card["training"]["lr"] == 5e-4
     q = json.loads((out / "rt-int8.json").read_text())
     assert r["int8"]["name"] == "rt-int8" and q["derived_from"] == "rt" and q["method"] == "int8"
-    assert "Cast" not in [n.op_type for n in onnx.load_from_string(uint8_graph(out / "rt-int8.onnx")).graph.node]
+    wrapped = onnx.load_from_string(uint8_graph(out / "rt-int8.onnx", int8_norms=False))
+    assert "Cast" not in [n.op_type for n in wrapped.graph.node]
+    assert q["command"] == f"framestyle quantize {out}/rt.onnx --out-dir {out} --int8 -o rt-int8 --force"
     (out / "rt.onnx").unlink()  # (rt itself is refused the same way: every output name is checked up front)
     again = run_cli(*args[:-1], timeout=120)  # rt-int8 exists: refused before any training
     assert again.returncode == 2 and "rt-int8" in again.stderr.decode() and "--force" in again.stderr.decode()

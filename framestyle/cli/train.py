@@ -181,7 +181,11 @@ def cmd_distill(args):
                   labels=args.labels)
     if args.int8:
         from ..shrink.quantize import quantize
-        res["int8"] = quantize(res["path"], "int8", args.output + "-int8", out_dir=args.out_dir, force=True)
+        # the card records the quantize command this step is (the distill command is its `training.command`)
+        source = f"{args.out_dir}/{args.output}.onnx --out-dir {args.out_dir}" if args.out_dir else args.output
+        same = f"framestyle quantize {source} --int8 -o {args.output}-int8 --force"
+        res["int8"] = quantize(res["path"], "int8", args.output + "-int8", out_dir=args.out_dir, force=True,
+                               command=same)
     f = res.get("fidelity") or {}
     text = (f"wrote {res['path']}: {res['steps']} steps in {res['minutes']} min; "
             f"held-out PSNR {f.get('psnr')} dB, SSIM {f.get('ssim')}")

@@ -255,9 +255,10 @@ def save_model(tmp_path: Path, name: str, card: dict, out_dir=None) -> ModelInfo
 
 
 def quantize(model: Union[str, Path, ModelInfo], method: str, name: str, calib_dir=None, images=None,
-             out_dir=None, force: bool = False) -> dict:
+             out_dir=None, force: bool = False, command: Optional[str] = None) -> dict:
     """Quantise a zoo model or .onnx file, add it to the user zoo as `name` (or write it to `out_dir`), report
-    size and PSNR vs the float model (and vs its teacher when it was distilled from one)."""
+    size and PSNR vs the float model (and vs its teacher when it was distilled from one). `command`: what the
+    card records as the command that made it (default: this process's command line)."""
     from ..zoo import get_model
     src = model if isinstance(model, ModelInfo) else get_model(str(model))
     if src.kind == "arbitrary" and src.card.get("method") != "student":
@@ -276,6 +277,8 @@ def quantize(model: Union[str, Path, ModelInfo], method: str, name: str, calib_d
         tmp = Path(td) / f"{name}.onnx"
         quantize_file(src.path, tmp, method, calib, src.multiple)
         extra = {"calibration": calibration_card(calib, calib_dir)} if calib else {}
+        if command:
+            extra["command"] = command
         return register_derived(tmp, src, name, method, images, out_dir, **extra)
 
 
