@@ -18,6 +18,7 @@ import collections
 import datetime
 import json
 import os
+import re
 import shlex
 import statistics
 import sys
@@ -88,8 +89,10 @@ def profile(page, url: str, model: str, w: int, h: int, index=None, runs: int = 
     page.js("1")
     text = "".join(a.get("value", "") for e in page.events if e["method"] == "Runtime.consoleAPICalled"
                    for a in e["params"]["args"][:1] if isinstance(a.get("value"), str))
-    start = text.find("[")
-    events = json.loads(text[start:].rstrip().rstrip(",").rstrip("]") + "]")
+    found = re.search(r"\[\s*\{", text)  # the trace's start (other console lines may begin with "[", e.g. ORT's "[W:...]")
+    if found is None:
+        raise RuntimeError("onnxruntime-web printed no profile")
+    events = json.loads(text[found.start():].rstrip().rstrip(",").rstrip("]") + "]")
     runs_ms = [e["dur"] / 1000 for e in events if e.get("name") == "model_run"][1:]
     t_first = [e["ts"] for e in events if e.get("name") == "model_run"][1] - 1 if len(runs_ms) else 0
     per_op, per_node = collections.Counter(), collections.Counter()

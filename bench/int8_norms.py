@@ -22,13 +22,17 @@ sys.path.insert(0, str(ROOT))
 MODELS = "starry,graffiti,multi26@7,arbitrary@starry_night.jpg"
 
 
-def _stylizer(spec: str, norms: bool, threads: int):
+def _stylizer(spec: str, norms: bool, threads: int, frame=None):
+    """A Stylizer whose session is built now, with the int8 norms on or off (sessions open at the first frame)."""
+    from framestyle.metrics.speed import test_frame
     from framestyle.runtime.stylizer import Stylizer
     from framestyle.train.data import find_style_image
     os.environ["FRAMESTYLE_INT8_NORMS"] = "1" if norms else "0"
     name, _, style = spec.partition("@")
     kw = {} if not style else {"style": int(style)} if style.isdigit() else {"style_image": find_style_image(style)}
-    return Stylizer(name, threads=threads, **kw)
+    st = Stylizer(name, threads=threads, **kw)
+    st.process(frame if frame is not None else test_frame(64, 48))
+    return st
 
 
 def _fidelity(spec: str, norms: bool) -> float:
@@ -68,9 +72,7 @@ def main() -> int:
     load0 = os.getloadavg()[0]
     rows = []
     for spec in [s for s in a.models.split(",") if s]:
-        sts = {n: _stylizer(spec, n, a.threads) for n in (False, True)}
-        for st in sts.values():
-            st.process(frame)
+        sts = {n: _stylizer(spec, n, a.threads, frame) for n in (False, True)}
         ts = {n: [] for n in sts}
         for _ in range(a.rounds):
             for n, st in sts.items():
