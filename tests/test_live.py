@@ -197,3 +197,34 @@ def test_cli_live_any_painting_stabilised(capsys):
     s = json.loads(capsys.readouterr().out)
     assert s["stabilizer"] is True and s["frames_out"] >= 5 and s["flow_ms_p50"] is not None
     assert s["frames_in"] == s["frames_out"] + s["dropped"] + s["in_flight"]
+
+
+@pytest.mark.parametrize("stabilised", [False, True])
+def test_model_session_does_not_spin_beside_the_stabiliser(stabilised):
+    """With the stabiliser on, the model's session is opened without ORT's spinning workers (they took the cores
+    the stabiliser's threads need: docs/live.md); without it, ORT's default."""
+    from framestyle.runtime.live.stabilizer import Stabilizer
+    st = Stylizer("starry")
+    src = ArraySource([cv2.resize(f, (96, 64)) for f in _clip_frames(6)], fps=30, realtime=False)
+    run_live(src, st, NullSink(), stabilizer=Stabilizer(0.6) if stabilised else None)
+    entry = st._sess.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") \
+        if _has_entry(st._sess) else None
+    assert (entry == "0") == stabilised, entry
+
+
+def _has_entry(sess):
+    try:
+        sess.get_session_options().get_session_config_entry("session.intra_op.allow_spinning")
+        return True
+    except Exception:  # ORT raises when the entry was never set
+        return False
+
+
+def _clip_frames(n):
+    cap, out = cv2.VideoCapture(CLIP), []
+    while len(out) < n:
+        ok, f = cap.read()
+        if not ok:
+            break
+        out.append(cv2.cvtColor(f, cv2.COLOR_BGR2RGB))
+    return out

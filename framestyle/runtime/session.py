@@ -1,6 +1,7 @@
 """ONNX Runtime sessions with clear errors for bad model files."""
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from pathlib import Path
@@ -26,6 +27,20 @@ def _model_file(path) -> Path:
     return path
 
 
+_SPIN = [True]
+
+
+@contextlib.contextmanager
+def no_spinning():
+    """Sessions opened inside wait for work without spinning: when other threads need the cores (the live
+    pipeline's stabiliser), ORT's spinning workers would take their time (docs/live.md)."""
+    before, _SPIN[0] = _SPIN[0], False
+    try:
+        yield
+    finally:
+        _SPIN[0] = before
+
+
 def make_session(path, threads: Optional[int] = None, model_bytes: Optional[bytes] = None):
     """An ORT session for `path` (or for `model_bytes`, a rewritten version of it; errors still name `path`)."""
     import onnxruntime as ort
@@ -35,6 +50,8 @@ def make_session(path, threads: Optional[int] = None, model_bytes: Optional[byte
     opts.intra_op_num_threads = threads or default_threads()
     opts.inter_op_num_threads = 1
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if not _SPIN[0]:  # see no_spinning
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(model_bytes or str(path), opts, providers=["CPUExecutionProvider"])
     except Exception as exc:  # ORT raises several private exception types

@@ -13,6 +13,7 @@ Frame counters in the stats (they add up: frames_in = frames_out + dropped + in_
 """
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -21,6 +22,7 @@ from typing import Optional
 
 import numpy as np
 
+from ..session import no_spinning
 from .codec import even_size, fit_frame
 from .sinks import Sink
 from .sources import Source
@@ -100,7 +102,9 @@ def run_live(source: Source, stylizer, sink: Sink, stabilizer=None, duration: Op
     t_warm = time.perf_counter()
     if first is not None:
         first = fit(first)
-        stylizer.process(first)
+        # the model's session opens here; beside the stabiliser's threads it must not spin (docs/live.md)
+        with (no_spinning() if stabilizer is not None and stabilizer.enabled else contextlib.nullcontext()):
+            stylizer.process(first)
     warmup_ms = 1000 * (time.perf_counter() - t_warm)
 
     def capture():
