@@ -255,7 +255,7 @@ The model alone: `Stylizer.process` on a 1280x720 photo in a loop (median of {ar
 Delivered: `run_live` from asl_gestures_walk.mkv upscaled to 1280x720, looped and read as fast as possible, sink
 null, {args.seconds:g} s per run, median over the rounds (the `framestyle live --source FILE ... --sink null
 --duration N --json` path). Stabilised: `Stabilizer(0.6)`, its optical flow on its own thread beside the model,
-the blend on another (docs/stability.md). Targets (issue #22): delivered / model ≥ 0.9, stabilised / plain ≥ 0.8.
+the blend on another (docs/stability.md); the model's session then opens without ORT's spinning workers (`runtime.session.no_spinning`: back to back at 11:00 UTC, `starry` stabilised 20.7 FPS without spinning against 19.5 with it, model-only speed the same). Targets (issue #22): delivered / model ≥ 0.9, stabilised / plain ≥ 0.8.
 The any-painting student uses starry_night.jpg. `x peer` = delivered FPS over the peer's model-only FPS.
 
 {overlap_md}
