@@ -88,3 +88,13 @@ def test_init_refuses_another_style_or_shape(tmp_path, teacher, init, kw, msg):
     with pytest.raises(UserError, match=msg):
         distill(teacher, "s", content=[str(tmp_path)], steps=1, workdir=tmp_path / "w", out_dir=tmp_path / "out",
                 progress=False, init=init, **kw)
+    assert not (tmp_path / "w").exists()  # refused before the run's folder was made
+
+
+def test_train_arbitrary_refuses_a_bad_init_before_making_its_folder(tmp_path):
+    """train-arbitrary --init with a fixed student (not a cond-mg export): one UserError, no run folder left."""
+    from framestyle.errors import UserError
+    from framestyle.train.arbitrary import train_arbitrary
+    with pytest.raises(UserError, match="--init starry"):
+        train_arbitrary("x", arch="cond-mg", steps=1, workdir=tmp_path / "w", progress=False, init="starry")
+    assert not (tmp_path / "w").exists()

@@ -220,12 +220,12 @@ def train_arbitrary(name: str = "my-arbitrary", arch: str = "cond-fast", arch_kw
     if threads:
         torch.set_num_threads(threads)
     seed_all(seed)
-    workdir, ckpt = prepare_workdir(workdir, name, resume)
     teacher = MagentaTeacher(threads=threads)
     net = build(arch, **(arch_kwargs or {}))
     check_teacher(net, teacher)  # e.g. the fixed-style mg: refused before the style bank and the pool
     if init is not None:
         init = _init_file(net, init)
+    workdir, ckpt = prepare_workdir(workdir, name, resume)  # after every refusal above: nothing left behind
     names, images, vectors = style_bank(workdir.parent / "style_cache", teacher, seed, progress)
     contents, content_names = load_content(default_sources())
     held = held_out_styles()

@@ -141,7 +141,6 @@ def distill(teacher: str, name: str, arch: str = "fast", arch_kwargs: Optional[d
     if threads:
         torch.set_num_threads(threads)
     seed_all(seed)
-    workdir, ckpt = prepare_workdir(workdir, name, resume)
 
     t_spec = Teacher(teacher, threads=threads)
     sources = content or default_sources()
@@ -151,6 +150,7 @@ def distill(teacher: str, name: str, arch: str = "fast", arch_kwargs: Optional[d
     else:
         net = build(arch, **(arch_kwargs or {}))
     check_teacher(net, t_spec)  # before the (slow) labelling
+    workdir, ckpt = prepare_workdir(workdir, name, resume)  # after every refusal above: nothing left behind
     imgs, names = load_content(sources)
     if labels is None and init is not None:
         labels = INIT_LABELS  # a student that starts near the target needs fewer teacher labels (docs/students.md)
