@@ -36,13 +36,11 @@ def _stylizer(spec: str, norms: bool, threads: int, frame=None):
 
 
 def _fidelity(spec: str, norms: bool) -> float:
-    """Mean PSNR vs the teacher on the held-out photos at 512 px."""
-    from framestyle.imageio import load_image
-    from framestyle.metrics.fidelity import psnr
-    from framestyle.train.data import find_style_image, held_out_images, resize_long
+    """Mean PSNR vs the teacher on the held-out photos at 512 px (the cards' measure)."""
+    from framestyle.train.data import find_style_image
+    from framestyle.train.distill import measure_fidelity
     from framestyle.zoo import get_model
     from framestyle.zoo.teachers import Teacher, card_spec
-    st = _stylizer(spec, norms, 2)
     name, _, style = spec.partition("@")
     info = get_model(name)
     if info.kind == "multi":
@@ -51,11 +49,7 @@ def _fidelity(spec: str, norms: bool) -> float:
         teacher = Teacher(f"magenta:{find_style_image(style)}")
     else:
         teacher = Teacher(card_spec(info.teacher))
-    vals = []
-    for p in held_out_images():
-        x = resize_long(load_image(p), 512)
-        vals.append(psnr(st.stylize(x), (teacher(x) * 255 + 0.5).astype(np.uint8)))
-    return float(np.mean(vals))
+    return measure_fidelity(_stylizer(spec, norms, 2), teacher)["psnr"]
 
 
 def main() -> int:

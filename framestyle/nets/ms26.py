@@ -23,7 +23,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .registry import register
-from .teacher_shaped import FOLDS, PLANS, fit_stem, fold_pairs, phase_conv, phase_kernel
+from .teacher_shaped import FOLDS, PLANS, fit_stem, fold_pairs, load_export, phase_conv, phase_kernel
 
 CH = 32
 HEAD = ((CH, 8, 3, 2), (8, 4, 3, 2), (4, 3, 9, 1))  # (in, out, kernel, nearest upsample before the conv)
@@ -171,25 +171,20 @@ class MS26(nn.Module):
     def from_export(path, **kwargs) -> "MS26":
         """The net an `ms26` ONNX export holds (`kwargs`: its card's arch_kwargs). The exporter inlines the
         up-path's group-norm affines as the Mul/Add after each norm; they are read from there."""
-        import onnx
-        from onnx import numpy_helper
-        from ..zoo.onnx_surgery import named_weights
-        g = onnx.load(str(path)).graph
-        w = named_weights(g)
-        init = {i.name: i for i in g.initializer}
-        for n in g.node:
-            parts = n.name.split("/")  # e.g. /head.0/norm/Mul
-            if len(parts) == 4 and parts[2] == "norm" and parts[3] in ("Mul", "Add") and n.input[1] in init:
-                key = f"{parts[1]}.norm.{'weight' if parts[3] == 'Mul' else 'bias'}"
-                w.setdefault(key, numpy_helper.to_array(init[n.input[1]]).reshape(-1))
-        net = MS26(**kwargs)
-        state = net.state_dict()
-        missing = [k for k in state if k not in w]
-        if missing:
-            raise ValueError(f"{path}: not an ms26 export (missing {missing[:3]})")
-        net.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(w[k]).reshape(state[k].shape).copy())
-                             for k in state})
-        return net.eval()
+        return load_export(MS26(**kwargs), path, "an ms26 net", _group_norm_affines).eval()
+
+
+def _group_norm_affines(g) -> dict:
+    """{"head.0.norm.weight": ..., "head.0.norm.bias": ...} from the Mul/Add nodes named /head.0/norm/Mul|Add."""
+    from onnx import numpy_helper
+    init = {i.name: i for i in g.initializer}
+    out = {}
+    for n in g.node:
+        parts = n.name.split("/")
+        if len(parts) == 4 and parts[2] == "norm" and parts[3] in ("Mul", "Add") and n.input[1] in init:
+            out[f"{parts[1]}.norm.{'weight' if parts[3] == 'Mul' else 'bias'}"] = \
+                numpy_helper.to_array(init[n.input[1]]).reshape(-1)
+    return out
 
 
 _TEACHER = {}

@@ -95,12 +95,16 @@ def shrink_kernel(w: torch.Tensor, k: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def load_export(net: nn.Module, path, what: str = "this net") -> nn.Module:
+def load_export(net: nn.Module, path, what: str = "this net", more=None) -> nn.Module:
     """Load into `net` the weights of an ONNX file it exported (initializers named like its state dict, the
-    exporter's Identity aliases resolved); ValueError when the file is not such an export."""
+    exporter's Identity aliases resolved); `more(graph)`: further weights by state-dict name that the exporter
+    inlined elsewhere. ValueError when the file is not such an export."""
     import onnx
     from ..zoo.onnx_surgery import named_weights
-    w = named_weights(onnx.load(str(path)).graph)
+    g = onnx.load(str(path)).graph
+    w = named_weights(g)
+    for k, v in (more(g) if more is not None else {}).items():
+        w.setdefault(k, v)
     state = net.state_dict()
     missing = [k for k in state if k not in w]
     if missing:

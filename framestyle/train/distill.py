@@ -330,11 +330,8 @@ def _from_mg(info, teacher, stem=None):
     state["stem.1.weight"] = shrink_kernel(state["stem.1.weight"], 3)
     net.load_state_dict(state)
 
-    def prepare(inputs):
-        for p in twin.parameters():
-            p.requires_grad_(False)
-        return fit_stem(net.stem, twin.stem, inputs, net.stem_fit, progress=False)
-    return net.train(), "mg", kwargs, prepare
+    return net.train(), "mg", kwargs, lambda inputs: fit_stem(net.stem, twin.stem, inputs, net.stem_fit,
+                                                              progress=False)
 
 
 def _describe(sources, names) -> dict:
@@ -344,11 +341,12 @@ def _describe(sources, names) -> dict:
 
 
 def measure_fidelity(model_path, teacher, images=None, size: int = 512) -> dict:
-    """PSNR/SSIM of the exported ONNX (through the Stylizer) vs the teacher on held-out photos at `size` px."""
+    """PSNR/SSIM of the exported ONNX (through the Stylizer; or a ready Stylizer, e.g. one style of a model) vs
+    the teacher on held-out photos at `size` px."""
     from ..imageio import load_image
     from ..metrics.fidelity import psnr, ssim
     from ..runtime.stylizer import Stylizer
-    st = Stylizer(str(model_path))
+    st = model_path if isinstance(model_path, Stylizer) else Stylizer(str(model_path))
     rows = []
     for p in images or held_out_images():
         x = resize_long(load_image(p), size)
