@@ -286,7 +286,7 @@ def start_from_student(init, teacher, arch_kwargs=None):
         if info.card.get("arch") == "mg" and kind == "magenta" and same_style:
             return _from_mg(info, teacher, extra.get("stem"))
     except (ValueError, OSError, KeyError) as exc:
-        raise UserError(f"--init {init}: not a real-time student to start from ({exc})") from None
+        raise UserError(f"--init {init}: cannot start from it ({exc})") from None
     raise UserError(f"--init {init}: takes the any-painting student (e.g. arbitrary) with --teacher magenta, "
                     "the multi-style student (multi26) with --teacher multistyle26:S, or a student of the "
                     "teacher's own style (ms26, e.g. pastel with --teacher multistyle26:12; mg, e.g. starry with "
