@@ -111,10 +111,26 @@ def render(models, bench: dict, source: str) -> str:
                      f"{_cell(sp, 1280, 720)} | {sp.get('class') or '-'} | {_commands(m)} |")
     pr = [f"{k}: {r['ms_median']:.1f} ms ({r['fps']:.1f} FPS)" for k, r in peer.items() if r]
     lines += ["", f"The peer in this run: {'; '.join(pr) or 'not in this run'}.", "",
-              "The named styles `ember`, `pastel`, `sepia`, `nightblue` are also styles 5/12/0/19 of `multi26`; "
-              "they keep their own teacher-shaped files while those score higher against the teacher "
-              "([multi.md](multi.md)). Pointing one at `multi26` is one line in `framestyle/zoo/catalogue.py`.", ""]
+              _named_vs_multi(models), ""]
     return "\n".join(lines)
+
+
+def _named_vs_multi(models) -> str:
+    """Each named multistyle26 style's own file against the same style of `multi26`, from their cards."""
+    multi = next((m for m in models if m.name == "multi26"), None)
+    per = {r["style"]: r["psnr"] for r in (multi.card.get("fidelity") or {}).get("per_style", [])} if multi else {}
+    pairs = []
+    for m in models:
+        t = m.teacher or ""
+        if m.kind == "fixed" and t.startswith("multistyle26:") and t.split(":")[1].isdigit():
+            s, own = int(t.split(":")[1]), (m.card.get("fidelity") or {}).get("psnr")
+            if s in per and own is not None:
+                pairs.append(f"`{m.name}` {own:.2f} dB vs `multi26 --style {s}` {per[s]:.2f} dB")
+    if not pairs:
+        return ""
+    return ("The named multistyle26 styles keep their own teacher-shaped files (faster, and no per-style "
+            "specialisation on first use); against the same style of `multi26`, from the cards: " + "; ".join(pairs)
+            + " ([multi.md](multi.md)). Pointing a name at `multi26` is one line in `framestyle/zoo/catalogue.py`.")
 
 
 def main() -> int:

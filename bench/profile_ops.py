@@ -20,7 +20,7 @@ from framestyle.metrics.speed import parse_sizes, test_frame  # noqa: E402
 from framestyle.runtime.stylizer import Stylizer  # noqa: E402
 
 
-def profile(model: str, w: int, h: int, threads: int, runs: int, top: int = 6) -> str:
+def profile(model: str, w: int, h: int, threads: int, runs: int, top: int = 12) -> str:
     import onnxruntime as ort
     st = Stylizer(model, threads=threads)
     frame = test_frame(w, h)

@@ -129,7 +129,29 @@ def run(data: dict) -> str:
     return provenance(data) + "\n"
 
 
-KINDS: Dict[str, Callable[[dict], str]] = {"speed": speed, "bench": bench, "rows": rows, "run": run}
+def styles(card: dict) -> str:
+    """A multi-style model card's per-style fidelity (`fidelity.per_style`), beside the file it replaced
+    (`previous.per_style`) when the card has one."""
+    fid, prev = card["fidelity"], {r["style"]: r for r in (card.get("previous") or {}).get("per_style", [])}
+    head = "| style | PSNR dB | SSIM |" + (" before, dB | change |" if prev else "") + " style change s |"
+    lines = [head, "|" + " --- |" * (head.count("|") - 1)]
+    for r in fid["per_style"]:
+        row = f"| {r['style']} | {r['psnr']:.2f} | {r['ssim']:.3f} |"
+        if prev:
+            b = prev.get(r["style"], {}).get("psnr")
+            row += f" {b:.2f} | {r['psnr'] - b:+.2f} |" if b is not None else " | |"
+        lines.append(row + f" {r['style_change_s']} |")
+    summary = (f"Median {fid['psnr_median']:.2f} dB, mean {fid['psnr']:.2f} dB, SSIM {fid['ssim']:.3f} over "
+               f"{len(fid['per_style'])} styles ({fid['images']} held-out photos at {fid['size']} px, as the runtime "
+               f"runs each style)")
+    if prev:
+        pf = card["previous"]
+        summary += f"; the file before: median {pf['psnr_median']:.2f} dB, mean {pf['psnr']:.2f} dB"
+    return "\n".join(lines) + f"\n\n{summary}.\n"
+
+
+KINDS: Dict[str, Callable[[dict], str]] = {"speed": speed, "bench": bench, "rows": rows, "run": run,
+                                           "styles": styles}
 
 
 def render(text: str) -> str:

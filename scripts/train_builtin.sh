@@ -44,7 +44,11 @@ shaped nightblue --teacher multistyle26:19
 # the real-time student for all 26 multistyle26 styles (docs/multi.md): one conditional net, a random style per
 # sample, labels made by a background process; each style is specialised to a fixed int8 graph at run time.
 # (the shipped run: --minutes 55, stopped after 8.3 minutes and resumed with --minutes 35 --resume, 2 threads)
+# Then (session 11) the shipped file: from that one, each block's second norm live and the body reflect-padded
+# (85 minutes; the labeller paused by hand then, --label-share 0.19 now).
 if want multi26; then
   framestyle distill-multi -o multi26 --minutes 35 --stem-fit 300 --workdir runs/multi26 --out-dir "$OUT" --threads 2 --force
+  framestyle distill-multi -o multi26 --init multi26 --arch-arg body=live --arch-arg pad=reflect --minutes 85 \
+    --lr 3e-4 --label-share 0.19 --workdir runs/s11/multi26-live --out-dir "$OUT" --threads 2 --force
 fi
 python bench/catalogue.py   # docs/catalogue.md from the new cards (add --write-cards after a bench run)

@@ -129,3 +129,101 @@ def test_distill_refuses_the_multi_net(tmp_path):
                   "--workdir", tmp_path / "w")
     assert res.returncode == 2 and res.stderr.decode().strip().startswith("error:")
     assert "distill-multi" in res.stderr.decode() and "Traceback" not in res.stderr.decode()
+
+
+@pytest.fixture(scope="module")
+def live_model(tmp_path_factory):
+    """The `body=live pad=reflect` multi-rt (every residual norm live, the body padded by reflection as the
+    teacher), started from the shipped multi26 the way `distill-multi --init multi26` starts, exported with its card."""
+    from framestyle.train.multi import export_multi, start_net
+    arch = {"body": "live", "pad": "reflect"}
+    net, info = start_net(arch, "multi26")
+    path = tmp_path_factory.mktemp("live") / "m.onnx"
+    check = export_multi(net, path, arch)
+    path.with_suffix(".json").write_text(json.dumps({"name": "m", "kind": "multi", "styles": 26, "specialise": True,
+                                                     "teacher": "multistyle26", "arch": "multi-rt",
+                                                     "arch_kwargs": arch, "input": {"multiple": 4}}))
+    return net.eval(), path, check, info
+
+
+def test_live_reflect_variant_starts_from_multi26_and_folds_exactly(live_model):
+    """--init multi26 (the shipped file, already this shape: nothing to unfold); the fixed graph (13 live norms,
+    12 reflect pads) and the ONNX file match PyTorch at a one-hot style and a blend."""
+    from framestyle.runtime.specialise import fixed_graph, onnx_weights
+    _, path, check, info = live_model
+    assert info == {"init": "multi26", "norms_unfolded": 0}
+    assert check["onnx_vs_torch_max_abs"] < 1e-3 and check["fixed_vs_torch_max_abs"] < 1e-3
+    m = fixed_graph(onnx_weights(path), np.eye(26, dtype=np.float32)[3], arch={"body": "live", "pad": "reflect"})
+    ops = [n.op_type for n in m.graph.node]
+    assert ops.count("InstanceNormalization") == 13 and ops.count("Pad") == 12
+    from framestyle.nets.multi import MultiRT
+    net, x, sw = live_model[0], torch.rand(1, 3, 64, 96), torch.eye(26)[4]
+    with torch.no_grad():  # what `--init` of this file reads back
+        assert torch.equal(MultiRT.from_export(path, body="live", pad="reflect")(x, sw), net(x, sw))
+
+
+def test_start_from_a_folded_net_gives_the_block_norms_the_teachers_tables():
+    """A body=fold net moved into body=live: its six folded affines become live norms with the teacher's per-style
+    gamma/beta; every other weight is copied as it is."""
+    from framestyle.nets.ms26 import teacher_weights
+    from framestyle.nets.multi import MultiRT
+    torch.manual_seed(0)
+    src = MultiRT()
+    with torch.no_grad():
+        for prm in src.parameters():
+            prm.add_(torch.randn_like(prm) * 0.01)
+    dst = MultiRT(body="live", pad="reflect")
+    assert dst.start_from(src) == {"norms_unfolded": 6}
+    tw = teacher_weights()
+    for i, blk in enumerate(dst.res):
+        assert blk[3].normalize and torch.equal(blk[3].gamma, tw[f"res.{i}.1.norm.gamma"])
+        assert torch.equal(blk[0].weight, src.res[i][0].weight) and torch.equal(blk[1].gamma, src.res[i][1].gamma)
+    assert torch.equal(dst.stem[0].weight, src.stem[0].weight) and dst.res[0][0].padding_mode == "reflect"
+
+
+def test_int8_graph_pads_the_codes_not_floats(live_model, home_photo):
+    """The quantised fixed graph pads uint8 codes (no DequantizeLinear -> Pad -> QuantizeLinear left), and that
+    rewrite is exact: the same output as the graph before it."""
+    import cv2
+    import onnx
+    import onnxruntime as ort
+    from framestyle.runtime.specialise import specialised
+    from framestyle.shrink.quantize import int8_pads
+    _, path, _, _ = live_model
+    p = specialised(path, np.eye(26, dtype=np.float32)[7])
+    m = onnx.load(str(p))
+    prod = {o: n for n in m.graph.node for o in n.output}
+    pads = [n for n in m.graph.node if n.op_type == "Pad"]
+    assert len(pads) == 12 and all(prod[n.input[0]].op_type != "DequantizeLinear" for n in pads)
+    x = cv2.resize(home_photo, (128, 96), interpolation=cv2.INTER_AREA).transpose(2, 0, 1)[None].astype(np.float32)
+    x /= 255
+    # undo the rewrite by re-quantising from the float graph without it: outputs must agree exactly
+    from framestyle.shrink import quantize as Q
+    before = p.with_name("before.onnx")
+    orig = Q.int8_pads
+    Q.int8_pads = lambda model: 0
+    try:
+        from framestyle.runtime.specialise import fixed_graph, onnx_weights, _calibration
+        f = p.with_name("float.onnx")
+        f.write_bytes(fixed_graph(onnx_weights(path), np.eye(26, dtype=np.float32)[7],
+                                  arch={"body": "live", "pad": "reflect"}).SerializeToString())
+        Q.quantize_file(f, before, "int8", calib=_calibration(), multiple=4)
+    finally:
+        Q.int8_pads = orig
+    mb = onnx.load(str(before))
+    prod_b = {o: n for n in mb.graph.node for o in n.output}
+    assert [prod_b[n.input[0]].op_type for n in mb.graph.node if n.op_type == "Pad"] == ["DequantizeLinear"] * 12
+    run = lambda q: ort.InferenceSession(str(q), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+    assert np.abs(run(p) - run(before)).max() < 1e-6
+    assert int8_pads(onnx.load(str(p))) == 0  # nothing left to rewrite
+
+
+def test_distill_multi_refuses_a_bad_init_before_any_work(tmp_path):
+    from conftest import run_cli
+    for init, arg, share in (("starry", "body=live", "1"), ("multi26", "body=wide", "1"),
+                             ("multi26", "body=live", "0")):
+        res = run_cli("distill-multi", "-o", "x", "--minutes", "1", "--init", init, "--arch-arg", arg,
+                      "--label-share", share, "--workdir", tmp_path / "w", "--out-dir", tmp_path / "o")
+        err = res.stderr.decode()
+        assert res.returncode == 2 and err.startswith("error:") and len(err.strip().splitlines()) == 1, err
+        assert not (tmp_path / "w").exists()

@@ -90,6 +90,15 @@ def add_parsers(sub):
     m = sub.add_parser("distill-multi", help="distil all 26 multistyle26 styles into one real-time student")
     m.add_argument("--stem-fit", type=A.nonneg_int, default=600, help="steps fitting the cheap stem to the teacher's")
     m.add_argument("--finish-only", action="store_true", help="export and measure the work dir's checkpoint")
+    m.add_argument("--init", metavar="MODEL",
+                   help="start from a trained multi-style student (e.g. multi26) instead of the teacher and a stem "
+                        "fit; norms it folded that --arch-arg body=live keeps live get the teacher's tables back")
+    m.add_argument("--arch-arg", action="append", metavar="K=V",
+                   help="multi-rt option: body=fold|live (each residual block's second norm), pad=zero|reflect "
+                        "(the body's padding)")
+    m.add_argument("--label-share", type=A.float_in(0.01, 1.0), default=1.0, metavar="F",
+                   help="after the first 4,000 teacher labels the labelling process works F of the time, leaving "
+                        "the cores to training (default 1: labels all along)")
     A.budget_args(m, "multi26", batch=4, lr=5e-4, threads_default=2)
     m.set_defaults(func=cmd_distill_multi, needs=("torch",))
 
@@ -147,8 +156,13 @@ def cmd_distill_multi(args):
     if not args.minutes:
         raise UserError("distill-multi takes a time budget: --minutes M")
     check_destination(args)
+    arch = A.arch_kwargs(args.arch_arg)
+    if not args.finish_only and not args.resume:
+        from ..train.multi import start_net
+        start_net(arch, args.init)  # refuse a bad --init / --arch-arg before any work
     res = run(args.output, args.workdir or Path("runs") / args.output, args.minutes, args.out_dir, args.lr,
-              args.batch, args.stem_fit, args.threads or 2, args.resume, args.finish_only)
+              args.batch, args.stem_fit, args.threads or 2, args.resume, args.finish_only, arch=arch,
+              init=args.init, label_share=args.label_share)
     if args.json:
         print(json.dumps(res))
     else:

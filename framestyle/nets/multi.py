@@ -5,7 +5,8 @@
   1/4 resolution): the teacher's 9x9 full-resolution conv alone costs ~8 kMAC per pixel, more than a whole
   real-time frame may. It is fitted to the teacher's own 1/4-resolution features (`fit_stem`) with every style.
 - body: the teacher's six residual blocks and weights; the first norm of each block keeps the teacher's per-style
-  gamma/beta tables (`StyleNorm`), the second is folded (`StyleAffine`).
+  gamma/beta tables (`StyleNorm`), the second is folded (`body="fold"`) or also live (`body="live"`); `pad="reflect"`
+  pads the body's convs like the teacher (zero padding changes the unstable styles' whole output: docs/multi.md).
 - head: the teacher's up-path rewritten exactly at 1/4 resolution (phases as channels, `phase_conv`), its norms
   folded, sigmoid before the last pixel shuffle.
 A folded norm is a per-style per-channel affine a(s) * x + b(s), linear in the style weights, initialised from
@@ -50,18 +51,23 @@ class StyleNorm(nn.Module):
 
 
 class MultiRT(nn.Module):
-    def __init__(self, stem_fit: int = 600):
+    def __init__(self, stem_fit: int = 600, body: str = "fold", pad: str = "zero"):
         super().__init__()
+        if body not in ("fold", "live") or pad not in ("zero", "reflect"):
+            raise ValueError("multi-rt: body fold|live, pad zero|reflect")
         self.stem_fit, self.multiple, self.cond = stem_fit, 4, True
+        self.args = dict(body=body, pad=pad)
+        mode = "zeros" if pad == "zero" else "reflect"
         self.s2d = SpaceToDepth()
         self.stem = nn.ModuleList([nn.Conv2d(12, 16, 3, padding=1, bias=False),
                                    nn.Conv2d(16, CH, 4, 2, padding=1, bias=False),
                                    nn.Conv2d(CH, CH, 3, padding=1, bias=False)])
         self.stem_norm = nn.ModuleList([StyleNorm(16, normalize=False), StyleNorm(CH, normalize=False),
                                         StyleNorm(CH)])
-        self.res = nn.ModuleList([nn.ModuleList([nn.Conv2d(CH, CH, 3, padding=1, bias=False), StyleNorm(CH),
-                                                 nn.Conv2d(CH, CH, 3, padding=1, bias=False),
-                                                 StyleNorm(CH, normalize=False)]) for _ in range(6)])
+        self.res = nn.ModuleList([nn.ModuleList([nn.Conv2d(CH, CH, 3, padding=1, bias=False, padding_mode=mode),
+                                                 StyleNorm(CH),
+                                                 nn.Conv2d(CH, CH, 3, padding=1, bias=False, padding_mode=mode),
+                                                 StyleNorm(CH, normalize=body == "live")]) for _ in range(6)])
         self.head = nn.ModuleList()
         self.head_norm = nn.ModuleList()
         for (ci, co, k, _), (fi, up) in zip(HEAD, PLAN):
@@ -117,10 +123,15 @@ class MultiRT(nn.Module):
             conv.weight.copy_(phase_conv(tw[f"expand.{i}.w"], fi, up))
         return self
 
+    def folded(self) -> list:
+        """The StyleNorms this arch folds into per-style affines."""
+        body = [b[3] for b in self.res] if self.args["body"] == "fold" else []
+        return [self.stem_norm[0], self.stem_norm[1]] + body + list(self.head_norm)
+
     @torch.no_grad()
     def fold(self, inputs, n: int = 6, size: int = 256) -> dict:
         """Turn the norms to fold into per-style affines at each style's average statistics (n crops per style)."""
-        folds = [self.stem_norm[0], self.stem_norm[1]] + [b[3] for b in self.res] + list(self.head_norm)
+        folds = self.folded()
         self.eval()
         for s in range(S):  # one-hot style s reads (and changes) row s of the tables only
             sw = torch.eye(S)[s]
@@ -133,9 +144,23 @@ class MultiRT(nn.Module):
 
     @staticmethod
     @torch.no_grad()
-    def from_export(path) -> "MultiRT":
-        """The trained net in a `distill-multi` export (initializers named like the state dict)."""
-        return load_export(MultiRT(), path, "multi-rt").eval()
+    def from_export(path, **kwargs) -> "MultiRT":
+        """The trained net in a `distill-multi` export (initializers named like the state dict); `kwargs`: its
+        card's arch_kwargs."""
+        return load_export(MultiRT(**kwargs), path, "multi-rt").eval()
+
+    @torch.no_grad()
+    def start_from(self, src: "MultiRT") -> dict:
+        """Copy a trained `src` (any body/pad); a norm `src` folded but this net keeps live gets the teacher's
+        gamma/beta tables back (a live norm ignores its conv's scale, so the trained conv stays)."""
+        self.load_state_dict(src.state_dict())
+        tw, unfolded = teacher_weights(), 0
+        for i, (b, s) in enumerate(zip(self.res, src.res)):
+            if b[3].normalize and not s[3].normalize:
+                b[3].gamma.copy_(tw[f"res.{i}.1.norm.gamma"])
+                b[3].beta.copy_(tw[f"res.{i}.1.norm.beta"])
+                unfolded += 1
+        return {"norms_unfolded": unfolded}
 
     @torch.no_grad()
     def specialise(self, style_weights) -> "FixedRT":
@@ -155,7 +180,7 @@ class FixedRT(nn.Module):
         for conv, norm in net.pairs():
             g, b = sw @ norm.gamma, sw @ norm.beta
             c = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
-                          bias=not norm.normalize)
+                          bias=not norm.normalize, padding_mode=conv.padding_mode)
             if norm.normalize:
                 c.weight.data.copy_(conv.weight)
                 n = nn.InstanceNorm2d(norm.ch, affine=True, eps=norm.eps)
@@ -195,11 +220,11 @@ def teacher_stem(x: torch.Tensor, sw: torch.Tensor) -> torch.Tensor:
 
 
 @register("multi-rt")
-def multi_rt(stem_fit: int = 600):
-    return MultiRT(stem_fit=int(stem_fit))
+def multi_rt(stem_fit: int = 600, body: str = "fold", pad: str = "zero"):
+    return MultiRT(stem_fit=int(stem_fit), body=str(body), pad=str(pad))
 
 
 @register("multi-rt-fixed")
-def multi_rt_fixed():
+def multi_rt_fixed(body: str = "fold", pad: str = "zero"):
     """One style of `multi-rt` as a plain net (what `distill --init multi26 --teacher multistyle26:S` trains)."""
-    return FixedRT(MultiRT(), torch.eye(S)[0])
+    return FixedRT(MultiRT(body=str(body), pad=str(pad)), torch.eye(S)[0])

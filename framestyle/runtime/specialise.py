@@ -20,7 +20,8 @@ import numpy as np
 
 S = 26
 CALIB_IMAGES = 4  # calibration photos per style: fewer is a faster style change (docs/multi.md)
-# (prefix of the conv weight, prefix of its StyleNorm, stride, pad, normalised?) in MultiRT order; see nets/multi.py
+# (prefix of the conv weight, prefix of its StyleNorm, stride, pad, normalised?) in MultiRT order with its default
+# arch (body="fold", pad="zero"); see nets/multi.py and `multi_layers` for the others
 LAYERS = ([("stem.0", "stem_norm.0", 1, 1, False), ("stem.1", "stem_norm.1", 2, 1, False),
            ("stem.2", "stem_norm.2", 1, 1, True)]
           + [(f"res.{b}.{j}", f"res.{b}.{j + 1}", 1, 1, j == 0) for b in range(6) for j in (0, 2)]
@@ -34,28 +35,33 @@ def onnx_weights(path) -> dict:
     return named_weights(onnx.load(str(path)).graph)
 
 
-def fixed_graph(w: dict, style, images=None):
+def fixed_graph(w: dict, style, images=None, arch=None):
     """The float ONNX model (input [1,3,H,W] 0..1 -> same shape) of a conditional student at one style: `multi26`
-    (MultiRT, style = 26 weights) or a `cond-mg` (style = a Magenta vector [100], its up-path's norms folded at
-    their statistics on `images`, default the calibration photos), told apart by its weights."""
+    (MultiRT, style = 26 weights, `arch` its card's arch_kwargs) or a `cond-mg` (style = a Magenta vector [100],
+    its up-path's norms folded at their statistics on `images`, default the calibration photos), told apart by its
+    weights."""
     if "res.0.1.scale.weight" not in w:
-        return graph_of(multi_layers(w, style))
+        return graph_of(multi_layers(w, style, arch))
     return graph_of(mg_layers(w, style, head_statistics(w, style, images or _calibration())))
 
 
-def multi_layers(w: dict, sw) -> list:
-    """MultiRT at style weights `sw` [26] as `graph_of` layers."""
+def multi_layers(w: dict, sw, arch=None) -> list:
+    """MultiRT at style weights `sw` [26] as `graph_of` layers; `arch`: its arch_kwargs (body fold|live: is each
+    block's second norm live; pad zero|reflect: the body convs' padding)."""
+    arch = dict(arch or {})
+    live2, reflect = arch.get("body", "fold") == "live", arch.get("pad", "zero") == "reflect"
     sw = np.asarray(sw, np.float32).reshape(S)
     out = [dict(w=w["s2d.weight"], b=None, stride=2, pad=0)]
     for i, (cw, nw, stride, pad, normed) in enumerate(LAYERS):
+        body, first = 3 <= i < 15, (i - 3) % 2 == 0
+        normed = normed or (body and live2)
         g, b = sw @ w[nw + ".gamma"], sw @ w[nw + ".beta"]
         if normed:  # the instance norm at this style's gamma/beta
             layer = dict(w=w[cw + ".weight"], b=None, norm=(g, b))
         else:  # a folded norm: a(s) * conv(x) + b(s) is a conv with scaled weights and a bias
             layer = dict(w=w[cw + ".weight"] * g[:, None, None, None], b=b)
-        body, first = 3 <= i < 15, (i - 3) % 2 == 0
         out.append(dict(layer, stride=stride, pad=pad, act="relu" if i < 17 else "sigmoid",
-                        res=("in" if first else "add") if body else None))
+                        res=("in" if first else "add") if body else None, reflect=body and reflect))
         if body and not first:
             out[-1]["act"] = None
     return out
@@ -121,7 +127,9 @@ def graph_of(layers: list):
     """A fixed-style ONNX graph from conv layers: dict(w, b, stride, pad, norm=(scale, shift) for an instance
     norm after the conv, group=(channels, scale, shift) for one over each channel's phase-channels whose input is
     also output as `tap`, act relu|sigmoid, res "in" (a residual block starts at this layer's input) | "add" (this
-    layer's output is added to it)). The last layer's sigmoid is followed by the 4x pixel shuffle."""
+    layer's output is added to it), reflect: pad the conv's input by reflection, pads: the conv's own [top, left,
+    bottom, right] padding instead of `pad` on each side). The last layer's sigmoid is followed by the 4x pixel
+    shuffle."""
     from onnx import TensorProto, helper, numpy_helper
     inits, nodes = [], []
 
@@ -142,9 +150,12 @@ def graph_of(layers: list):
         k = L["w"].shape[-1]
         if L.get("res") == "in":
             block_in = y
+        pad = L["pad"]
+        if L.get("reflect") and pad:  # reflect padding (as the teacher): a Pad before the unpadded conv
+            y, pad = op("Pad", [y, const_i(f"pads{i}", [0, 0, pad, pad, 0, 0, pad, pad])], f"p{i}", mode="reflect"), 0
         ins = [y, const(f"c{i}.w", L["w"])] + ([const(f"c{i}.b", L["b"])] if L["b"] is not None else [])
         t = op("Conv", ins, "s2d" if i == 0 else f"c{i}", kernel_shape=[k, k], strides=[L["stride"]] * 2,
-               pads=[L["pad"]] * 4)
+               pads=list(L.get("pads") or [pad] * 4))
         if L.get("norm") is not None:
             g, b = L["norm"]
             t = op("InstanceNormalization", [t, const(f"n{i}.g", g), const(f"n{i}.b", b)], f"n{i}", epsilon=1e-5)
@@ -201,7 +212,7 @@ def specialised(path, sw, int8: bool = True) -> Path:
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        m = fixed_graph(onnx_weights(path), sw)
+        m = fixed_graph(onnx_weights(path), sw, arch=_arch_kwargs(path))
     except (ValueError, KeyError) as exc:  # a card that says "specialise" on a model this cannot fold
         from ..errors import UserError
         raise UserError(f"{Path(path).name}: its card asks for one fixed graph per style, but this model cannot "
@@ -218,6 +229,12 @@ def specialised(path, sw, int8: bool = True) -> Path:
     float_path.unlink(missing_ok=True)
     onnx.checker.check_model(str(out))
     return out
+
+
+def _arch_kwargs(path) -> dict:
+    """The arch_kwargs on the model's card (none: the arch's defaults)."""
+    from ..zoo.card import load_card
+    return dict(load_card(Path(path)).get("arch_kwargs") or {})
 
 
 def specialisable(info) -> bool:

@@ -136,6 +136,9 @@ def quantize_file(src: Path, dst: Path, method: str, calib: Optional[List[np.nda
                                     extra_options={"CalibPercentile": CALIB_PERCENTILE,
                                                    "TensorQuantOverrides": byte_exact(pm)},
                                     calibration_providers=["CPUExecutionProvider"], nodes_to_exclude=skip)
+                q = onnx.load(str(part))
+                if int8_pads(q):
+                    onnx.save(q, str(part))
             else:
                 # ConvInteger on the CPU provider takes uint8 weights
                 quantize_dynamic(str(pre), str(part), per_channel=False, weight_type=QuantType.QUInt8,
@@ -143,6 +146,43 @@ def quantize_file(src: Path, dst: Path, method: str, calib: Optional[List[np.nda
     else:
         raise UserError(f"unknown quantisation {method!r}; choose one of {', '.join(METHODS)}")
     part.replace(dst)
+
+
+def int8_pads(model) -> int:
+    """Reflect/edge pads on the int8 codes: each `DQ -> Pad -> Q` (which ONNX Runtime runs in float, with
+    transposes around it) becomes the Pad on the DQ's uint8 input, and the DQs reading the Q's output take the
+    input's scale and zero point (exact: these pads only copy values). Returns how many were rewritten."""
+    g = model.graph
+    users, prod = {}, {}
+    for n in g.node:
+        for i in n.input:
+            users.setdefault(i, []).append(n)
+        for o in n.output:
+            prod[o] = n
+    drop, done = set(), 0
+    for pad in g.node:
+        mode = next((a.s.decode() for a in pad.attribute if a.name == "mode"), "constant")
+        dq, qs = prod.get(pad.input[0]), users.get(pad.output[0], [])
+        if (pad.op_type != "Pad" or mode not in ("reflect", "edge") or dq is None
+                or dq.op_type != "DequantizeLinear" or len(qs) != 1 or qs[0].op_type != "QuantizeLinear"):
+            continue
+        q = qs[0]
+        after = users.get(q.output[0], [])
+        if not after or any(n.op_type != "DequantizeLinear" for n in after) or len(dq.input) < 3:
+            continue
+        pad.input[0] = dq.input[0]
+        pad.output[0] = q.output[0]
+        for n in after:
+            n.input[1], n.input[2] = dq.input[1], dq.input[2]
+        drop.add(id(q))
+        done += 1
+        if len(users.get(dq.output[0], [])) == 1:
+            drop.add(id(dq))
+    if drop:
+        keep = [n for n in g.node if id(n) not in drop]
+        del g.node[:]
+        g.node.extend(keep)
+    return done
 
 
 def byte_exact(model) -> dict:

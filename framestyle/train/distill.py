@@ -264,7 +264,9 @@ def start_from_student(init, teacher, arch_kwargs=None):
     try:
         if info.kind == "multi" and info.card.get("arch") == "multi-rt" and kind == "multistyle26":
             from ..nets.multi import MultiRT
-            return MultiRT.from_export(info.path).specialise(teacher.weights).train(), "multi-rt-fixed", {}, None
+            kw = dict(info.card.get("arch_kwargs") or {})
+            return (MultiRT.from_export(info.path, **kw).specialise(teacher.weights).train(), "multi-rt-fixed", kw,
+                    None)
         if info.kind == "arbitrary" and kind == "magenta":  # its up-path's norms folded (as the runtime does)
             from ..nets.mgnet import MG
             cond = MG.from_export(info.path)

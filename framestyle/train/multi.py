@@ -54,8 +54,12 @@ def teacher_run(sess, x: np.ndarray, sw: np.ndarray) -> np.ndarray:
     return (np.clip(y.transpose(1, 2, 0), 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-def labeller(workdir: str, sources, seed: int, parent: int) -> None:
-    """Background process: label random (frame, style) pairs until WORKDIR/STOP exists or the parent is gone."""
+FULL_POOL = 4000  # labels made at full speed before `label_share` applies
+
+
+def labeller(workdir: str, sources, seed: int, parent: int, share: float = 1.0) -> None:
+    """Background process: label random (frame, style) pairs until WORKDIR/STOP exists or the parent is gone;
+    once FULL_POOL labels exist it works `share` of the time (sleeps the rest), leaving the cores to the trainer."""
     from ..runtime.session import make_session
     from ..zoo.teachers import peer_model_path
     from .data import load_content
@@ -66,6 +70,7 @@ def labeller(workdir: str, sources, seed: int, parent: int) -> None:
     k = len(list(out.glob("*.npz")))
     rng = np.random.default_rng([seed, k, os.getpid()])
     while not (Path(workdir) / "STOP").exists() and os.getppid() == parent:
+        t0 = time.perf_counter()
         si = int(rng.random() < 0.35)  # 35% small frames
         rows = []
         for _ in range(CHUNK):
@@ -76,6 +81,8 @@ def labeller(workdir: str, sources, seed: int, parent: int) -> None:
                  sw=np.stack([r[2] for r in rows]), y=np.stack([r[3] for r in rows]))
         os.replace(tmp, out / f"c{k:05d}.npz")
         k += 1
+        if share < 1 and k * CHUNK >= FULL_POOL:
+            time.sleep((time.perf_counter() - t0) * (1 / share - 1))
 
 
 class Labels:
@@ -154,10 +161,34 @@ class HeldOut:
         return out
 
 
+def start_net(arch: dict, init=None):
+    """The student to train: MultiRT(**arch), or (`init`, a trained multi-rt model's name or file) that model's
+    weights moved into it (`MultiRT.start_from`). UserError for a model it cannot start from."""
+    from ..errors import UserError
+    from ..nets.multi import MultiRT
+    try:
+        net = MultiRT(**arch)
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"--arch-arg: {exc}") from None
+    if init is None:
+        return net, {}
+    from ..zoo import get_model
+    info = get_model(str(init))
+    if info.card.get("arch") != "multi-rt":
+        raise UserError(f"--init {init}: distill-multi starts from a multi-rt student (e.g. multi26), not "
+                        f"{info.card.get('arch') or 'this model'}")
+    try:
+        src = MultiRT.from_export(info.path, **dict(info.card.get("arch_kwargs") or {}))
+    except (ValueError, OSError, KeyError) as exc:
+        raise UserError(f"--init {init}: cannot start from it ({exc})") from None
+    return net, {"init": info.name, **net.start_from(src)}
+
+
 def train(name: str, workdir: Path, minutes: float, lr: float = 5e-4, batch: int = 4, stem_fit: int = 600,
-          eval_every: int = 250, threads: int = 2, resume: bool = False, seed: int = 0) -> dict:
+          eval_every: int = 250, threads: int = 2, resume: bool = False, seed: int = 0, arch=None,
+          init=None, label_share: float = 1.0) -> dict:
     import torch
-    from ..nets.multi import MultiRT, teacher_stem
+    from ..nets.multi import teacher_stem
     from ..nets.teacher_shaped import fit_stem
     from .data import default_sources, load_content
     from .loop import cosine_lr, load_checkpoint, save_checkpoint, set_lr
@@ -176,14 +207,16 @@ def train(name: str, workdir: Path, minutes: float, lr: float = 5e-4, batch: int
         logf.flush()
 
     sources = default_sources()
-    proc = mp.get_context("spawn").Process(target=labeller, args=(str(workdir), sources, seed, os.getpid()),
+    proc = mp.get_context("spawn").Process(target=labeller,
+                                           args=(str(workdir), sources, seed, os.getpid(), label_share),
                                            daemon=True)
     proc.start()
     imgs, names = load_content(sources)
     log(f"{len(imgs)} content frames from {len(sources)} sources")
     frames = [[frame(x, sh, False) for x in imgs] for sh in SHAPES]
     held = HeldOut()
-    net = MultiRT(stem_fit=stem_fit)
+    arch = dict(arch or {})
+    net, begin = start_net({**arch, "stem_fit": stem_fit}, init)
     ckpt = workdir / "checkpoint.pt"
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     step, elapsed, history, start = 0, 0.0, [], {}
@@ -193,6 +226,9 @@ def train(name: str, workdir: Path, minutes: float, lr: float = 5e-4, batch: int
         opt.load_state_dict(st["opt"])
         step, elapsed, history, start = st["step"], st["elapsed"], st["history"], st.get("start", {})
         log(f"resumed at step {step}")
+    elif init is not None:
+        start = dict(begin, heldout_psnr={str(k): round(v, 2) for k, v in held.psnr(net, [0, 5, 12, 19]).items()})
+        log(f"start: {start}")
     else:
         t0 = time.perf_counter()
         net.load_teacher()
@@ -234,9 +270,9 @@ def train(name: str, workdir: Path, minutes: float, lr: float = 5e-4, batch: int
             history.append([step, round(elapsed, 1), {str(k): round(v, 2) for k, v in p.items()}])
             log(f"eval step {step}: " + " ".join(f"{k}:{v:.2f}" for k, v in p.items()))
             save_checkpoint(ckpt, model=net.state_dict(), opt=opt.state_dict(), step=step, elapsed=elapsed,
-                            history=history, start=start)
+                            history=history, start=start, arch=arch)
     save_checkpoint(ckpt, model=net.state_dict(), opt=opt.state_dict(), step=step, elapsed=elapsed,
-                    history=history, start=start)
+                    history=history, start=start, arch=arch)
     (workdir / "STOP").touch()
     proc.join(timeout=60)
     log(f"done: {step} steps, {elapsed / 60:.1f} min")
@@ -244,7 +280,7 @@ def train(name: str, workdir: Path, minutes: float, lr: float = 5e-4, batch: int
             "images": len(imgs), "labels": len(labels.seen) * CHUNK}
 
 
-def export_multi(net, path: Path) -> dict:
+def export_multi(net, path: Path, arch=None) -> dict:
     """The conditional float model: `input` [1,3,H,W] and `style_weights` [26] -> `output`; checked against
     PyTorch and against its specialised fixed graph (runtime.specialise) at a one-hot and a blend."""
     import io
@@ -270,7 +306,7 @@ def export_multi(net, path: Path) -> dict:
         with torch.no_grad():
             ref = net(x, sw).numpy()
         got = sess.run(None, {"input": x.numpy(), "style_weights": sw.numpy()})[0]
-        fixed = ort.InferenceSession(fixed_graph(w, sw.numpy()).SerializeToString(),
+        fixed = ort.InferenceSession(fixed_graph(w, sw.numpy(), arch=arch).SerializeToString(),
                                      providers=["CPUExecutionProvider"]).run(None, {"input": x.numpy()})[0]
         worst = max(worst, float(np.abs(ref - got).max()))
         worst_fixed = max(worst_fixed, float(np.abs(ref - fixed).max()))
@@ -311,14 +347,15 @@ def finish(workdir: Path, name: str, out_dir: Path, command: str, info: dict) ->
     from ..zoo.card import save_card
     from .data import default_sources, held_out_images
     st = torch.load(workdir / "checkpoint.pt", map_location="cpu", weights_only=False)
-    net = MultiRT()
+    arch = dict(st.get("arch") or {})
+    net = MultiRT(**arch)
     net.load_state_dict(st["model"])
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{name}.onnx"
-    check = export_multi(net, path)
+    check = export_multi(net, path, arch)
     sources = default_sources()
     card = {
-        "name": name, "kind": "multi", "teacher": "multistyle26", "arch": "multi-rt", "styles": S,
+        "name": name, "kind": "multi", "teacher": "multistyle26", "arch": "multi-rt", "arch_kwargs": arch, "styles": S,
         "specialise": True,
         "description": "real-time student for all 26 multistyle26 styles and their blends: each style runs as its "
                        "own fixed int8 graph, made once per style (runtime/specialise.py)",
@@ -342,14 +379,16 @@ def finish(workdir: Path, name: str, out_dir: Path, command: str, info: dict) ->
 
 
 def run(name: str, workdir: Path, minutes: float, out_dir=None, lr: float = 5e-4, batch: int = 4,
-        stem_fit: int = 600, threads: int = 2, resume: bool = False, finish_only: bool = False) -> dict:
+        stem_fit: int = 600, threads: int = 2, resume: bool = False, finish_only: bool = False, arch=None,
+        init=None, label_share: float = 1.0) -> dict:
     """Train (unless `finish_only`), then export NAME.onnx + card into `out_dir` (default: the user zoo)."""
     from ..paths import user_models_dir
     from .loop import command_line
     from ..zoo.card import load_card
-    info = {"lr": lr, "batch": batch}
+    info = {"lr": lr, "batch": batch, "label_share": label_share}
     if not finish_only:
-        res = train(name, Path(workdir), minutes, lr, batch, stem_fit, threads=threads, resume=resume)
+        res = train(name, Path(workdir), minutes, lr, batch, stem_fit, threads=threads, resume=resume, arch=arch,
+                    init=init, label_share=label_share)
         info.update({k: res[k] for k in ("images", "labels")})
     path = finish(Path(workdir), name, Path(out_dir) if out_dir else user_models_dir(), command_line(), info)
     fid = load_card(path).fidelity
