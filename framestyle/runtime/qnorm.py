@@ -31,15 +31,11 @@ def enabled() -> bool:
 def rewrite_norms(m, stride: int = STRIDE, k: float = K) -> int:
     """Rewrite the model (in place); returns how many norms were rewritten."""
     from onnx import helper, numpy_helper
+    from ..zoo.onnx_surgery import links
     g = m.graph
     opset = max(o.version for o in m.opset_import if o.domain in ("", "ai.onnx"))
     init = {i.name: i for i in g.initializer}
-    consumers, producer = {}, {}
-    for n in g.node:
-        for i in n.input:
-            consumers.setdefault(i, []).append(n)
-        for o in n.output:
-            producer[o] = n
+    consumers, producer = links(g)
     users = lambda name: consumers.get(name, [])
     arr = lambda name: numpy_helper.to_array(init[name])
     drop, rep = set(), {}

@@ -152,13 +152,9 @@ def int8_pads(model) -> int:
     """Reflect/edge pads on the int8 codes: each `DQ -> Pad -> Q` (which ONNX Runtime runs in float, with
     transposes around it) becomes the Pad on the DQ's uint8 input, and the DQs reading the Q's output take the
     input's scale and zero point (exact: these pads only copy values). Returns how many were rewritten."""
+    from ..zoo.onnx_surgery import links
     g = model.graph
-    users, prod = {}, {}
-    for n in g.node:
-        for i in n.input:
-            users.setdefault(i, []).append(n)
-        for o in n.output:
-            prod[o] = n
+    users, prod = links(g)
     drop, done = set(), 0
     for pad in g.node:
         mode = next((a.s.decode() for a in pad.attribute if a.name == "mode"), "constant")

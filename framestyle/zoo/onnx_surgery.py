@@ -28,12 +28,20 @@ def named_weights(graph: onnx.GraphProto) -> Dict[str, np.ndarray]:
     return out
 
 
-def _consumers(graph: onnx.GraphProto) -> Dict[str, List[onnx.NodeProto]]:
-    out: Dict[str, List[onnx.NodeProto]] = {}
+def links(graph: onnx.GraphProto):
+    """(consumers, producer): the nodes reading each tensor name, and the node writing each."""
+    consumers: Dict[str, List[onnx.NodeProto]] = {}
+    producer: Dict[str, onnx.NodeProto] = {}
     for node in graph.node:
         for name in node.input:
-            out.setdefault(name, []).append(node)
-    return out
+            consumers.setdefault(name, []).append(node)
+        for name in node.output:
+            producer[name] = node
+    return consumers, producer
+
+
+def _consumers(graph: onnx.GraphProto) -> Dict[str, List[onnx.NodeProto]]:
+    return links(graph)[0]
 
 
 def _dequant(x: np.ndarray, scale: np.ndarray, zp: Optional[np.ndarray], axis: int) -> np.ndarray:
