@@ -157,9 +157,6 @@ def cmd_distill_multi(args):
         raise UserError("distill-multi takes a time budget: --minutes M")
     check_destination(args)
     arch = A.arch_kwargs(args.arch_arg)
-    if not args.finish_only and not args.resume:
-        from ..train.multi import start_net
-        start_net(arch, args.init)  # refuse a bad --init / --arch-arg before any work
     res = run(args.output, args.workdir or Path("runs") / args.output, args.minutes, args.out_dir, args.lr,
               args.batch, args.stem_fit, args.threads or 2, args.resume, args.finish_only, arch=arch,
               init=args.init, label_share=args.label_share)

@@ -196,6 +196,10 @@ def train(name: str, workdir: Path, minutes: float, lr: float = 5e-4, batch: int
 
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
+    arch, ckpt = dict(arch or {}), workdir / "checkpoint.pt"
+    resuming = resume and ckpt.exists()
+    # before the work dir and the labeller: a bad --init / --arch-arg leaves nothing behind
+    net, begin = start_net({**arch, "stem_fit": stem_fit}, None if resuming else init)
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "STOP").unlink(missing_ok=True)
     logf = open(workdir / "train.log", "a")
@@ -215,12 +219,9 @@ def train(name: str, workdir: Path, minutes: float, lr: float = 5e-4, batch: int
     log(f"{len(imgs)} content frames from {len(sources)} sources")
     frames = [[frame(x, sh, False) for x in imgs] for sh in SHAPES]
     held = HeldOut()
-    arch = dict(arch or {})
-    net, begin = start_net({**arch, "stem_fit": stem_fit}, init)
-    ckpt = workdir / "checkpoint.pt"
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     step, elapsed, history, start = 0, 0.0, [], {}
-    if resume and ckpt.exists():
+    if resuming:
         st = load_checkpoint(ckpt)
         net.load_state_dict(st["model"])
         opt.load_state_dict(st["opt"])
