@@ -209,6 +209,32 @@ def test_teacher_pool_targets_are_magenta_outputs(tmp_path):
     assert x.shape == (3, 3, 32, 32) and yy.shape == (3, 3, 32, 32) and v.shape == (3, 100)
 
 
+def test_teacher_pool_label_share_pauses_once_full(tmp_path):
+    """--label-share: once the pool is full the labelling thread sleeps (1/F - 1) times each batch's time, so
+    training is not starved; before that it labels at full speed."""
+    import time
+    from framestyle.imageio import load_image
+    from framestyle.train.arbitrary import TeacherPool
+    from framestyle.zoo.magenta import MagentaTeacher
+    t = MagentaTeacher(threads=1)
+    vecs = np.stack([t.style_vector(load_image(STARRY))])
+    made = {}
+    for share in (1.0, 0.005):
+        pool = TeacherPool(t, [_photo(160, 200)], vecs, size=8, crop=32, folder=tmp_path / f"p{share}", seed=0,
+                           shard=4, share=share)
+        pool.thread.start()
+        deadline = time.time() + 60
+        while pool.count < 8 and time.time() < deadline:
+            time.sleep(0.05)
+        n0 = pool.count
+        time.sleep(1.5)
+        made[share] = pool.count - n0
+        pool.stop.set()
+        pool.thread.join(3)  # a pause (~200x a batch's time at 0.005) ends when stop is set
+        assert n0 >= 8 and not pool.thread.is_alive()
+    assert made[1.0] >= 8 and made[0.005] <= made[1.0] / 4, made
+
+
 def _builtin(method):
     from framestyle.zoo import list_models
     return [m for m in list_models() if m.builtin and m.kind == "arbitrary" and m.card.get("method") == method]

@@ -105,6 +105,49 @@ def test_init_from_a_trained_cond_mg(tmp_path, cond_model):
         assert float((cont.eval()(x, v) - net(x, v)).abs().max()) < 1e-5
 
 
+def test_init_phase3_from_a_phase_stem_fits_the_cut_stem(cond_model):
+    """--init with stem=phase3 (a cheaper any-painting student): the 5x5 phase conv's taps moved into 3x3 and the
+    stem fitted to the trained student's own stem, so it starts close to that student; the export reads back as
+    phase3 from its weights alone."""
+    from framestyle.nets import build
+    from framestyle.nets.mgnet import MG
+    from framestyle.nets.teacher_shaped import shrink_kernel
+    from framestyle.train.arbitrary import export_student
+    import copy
+    net, path, v = cond_model
+    trained = copy.deepcopy(net)  # a "trained" student: Magenta's weights moved, so the start is not the teacher's
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for prm in trained.parameters():
+            prm.mul_(1 + 0.2 * torch.randn_like(prm))
+    src = path.with_name("trained.onnx")
+    export_student(trained.eval(), src)
+    photos = [_img(n, 128, 96) for n in ("aero1.jpg", "leuvenA.jpg", "home.jpg")]
+    cut = build("cond-mg", stem="phase3", blocks=2, up="16,4", stem_fit=60)
+    info = cut.start_from(None, photos, progress=False, init=src)
+    assert info["stem_fit_steps"] == 60 and cut.stem[1].kernel_size == (3, 3) and cut.up == (16, 4)
+    x = torch.from_numpy(_img("building.jpg", 128, 96)).permute(2, 0, 1)[None].float() / 255
+    twin = MG.from_export(src).narrowed("16,4")
+    assert all(torch.equal(a, b) for a, b in zip(cut.res.state_dict().values(), twin.res.state_dict().values()))
+    with torch.no_grad():
+        ref = twin.stem(x)
+        fitted = float(((cut.stem(x) - ref) ** 2).mean() / (ref ** 2).mean())
+        raw = copy.deepcopy(cut.stem)
+        raw[1].weight.copy_(shrink_kernel(twin.stem[1].weight, 3))  # its taps moved, not fitted
+        raw[1].bias.copy_(twin.stem[1].bias)
+        for i in (3, 5):
+            raw[i].load_state_dict(twin.stem[i].state_dict())
+        unfitted = float(((raw(x) - ref) ** 2).mean() / (ref ** 2).mean())
+    assert fitted < 0.6 * unfitted
+    out = path.with_name("cut.onnx")
+    export_student(cut.eval(), out)
+    back = MG.from_export(out)  # no card: the stem's form from its weights
+    assert back.stem_kind == "phase3" and back.up == (16, 4)
+    vt = torch.from_numpy(np.asarray(v, np.float32)).reshape(1, 100)
+    with torch.no_grad():
+        assert float((back(x, vt) - cut(x, vt)).abs().max()) < 1e-5
+
+
 def _content(tmp_path):
     d = tmp_path / "content"
     d.mkdir()
@@ -163,3 +206,16 @@ def test_a_card_that_cannot_be_specialised_is_a_user_error(tmp_path):
     st = Stylizer(_from_file(path, False), style_image=IMAGES / "starry_night.jpg", threads=2)
     with pytest.raises(UserError, match="cannot be specialised"):
         st.process(_img())
+
+
+def test_train_arbitrary_init_refuses_a_wider_or_other_shape(tmp_path):
+    """--init arbitrary (stem=phase3 up=16,4): a net wider than it, or with a stem it cannot be cut to, is one
+    error line naming the shapes that fit, before the style bank, the pool or the work dir."""
+    from conftest import run_cli
+    for args in (["--arch-arg", "stem=phase"], ["--arch-arg", "stem=phase3"],  # up 16,8: wider than 16,4
+                 ["--arch-arg", "stem=phase3", "--arch-arg", "up=16,4", "--arch-arg", "blocks=4"]):
+        res = run_cli("train-arbitrary", "-o", "x", "--arch", "cond-mg", *args, "--init", "arbitrary", "--steps",
+                      "1", "--workdir", tmp_path / "w", "--out-dir", tmp_path / "o")
+        err = res.stderr.decode()
+        assert res.returncode == 2 and err.startswith("error:") and len(err.strip().splitlines()) == 1, err
+        assert "stem=phase3" in err and "up=16,4" in err and not (tmp_path / "w").exists()

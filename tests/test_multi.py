@@ -105,7 +105,8 @@ def test_shipped_multi26_meets_its_card(style):
     from framestyle.train.multi import HeldOut
     from framestyle.zoo import get_model
     info = get_model("multi26")
-    assert info.kind == "multi" and info.card["specialise"] and info.size_bytes < 1_000_000
+    # lean: ~1 MB (1,007,438 bytes since the stem's two live norms' tables, session 12)
+    assert info.kind == "multi" and info.card["specialise"] and info.size_bytes < 1_050_000
     card = next(r for r in info.card["fidelity"]["per_style"] if r["style"] == style)
     held = HeldOut(512)
     st = Stylizer(info, style=style)
@@ -136,30 +137,31 @@ def live_model(tmp_path_factory):
     """The `body=live pad=reflect` multi-rt (every residual norm live, the body padded by reflection as the
     teacher), started from the shipped multi26 the way `distill-multi --init multi26` starts, exported with its card."""
     from framestyle.train.multi import export_multi, start_net
-    arch = {"body": "live", "pad": "reflect"}
-    net, info = start_net(arch, "multi26")
+    net, info = start_net({"body": "live", "pad": "reflect"}, "multi26")
+    arch = dict(net.args)  # the shipped file's shape (its stem norms live too since session 12) with these
     path = tmp_path_factory.mktemp("live") / "m.onnx"
     check = export_multi(net, path, arch)
     path.with_suffix(".json").write_text(json.dumps({"name": "m", "kind": "multi", "styles": 26, "specialise": True,
                                                      "teacher": "multistyle26", "arch": "multi-rt",
                                                      "arch_kwargs": arch, "input": {"multiple": 4}}))
-    return net.eval(), path, check, info
+    return net.eval(), path, check, info, arch
 
 
 def test_live_reflect_variant_starts_from_multi26_and_folds_exactly(live_model):
     """--init multi26 (the shipped file, already this shape: nothing to unfold); the fixed graph (13 live norms,
     12 reflect pads) and the ONNX file match PyTorch at a one-hot style and a blend."""
     from framestyle.runtime.specialise import fixed_graph, onnx_weights
-    _, path, check, info = live_model
+    _, path, check, info, arch = live_model
     assert info == {"init": "multi26", "norms_unfolded": 0}
     assert check["onnx_vs_torch_max_abs"] < 1e-3 and check["fixed_vs_torch_max_abs"] < 1e-3
-    m = fixed_graph(onnx_weights(path), np.eye(26, dtype=np.float32)[3], arch={"body": "live", "pad": "reflect"})
+    m = fixed_graph(onnx_weights(path), np.eye(26, dtype=np.float32)[3], arch=arch)
     ops = [n.op_type for n in m.graph.node]
-    assert ops.count("InstanceNormalization") == 13 and ops.count("Pad") == 12
+    live = 13 + 2 * (arch.get("stem") == "live")  # 12 body norms and the stem's last, and its first two if live
+    assert ops.count("InstanceNormalization") == live and ops.count("Pad") == 12
     from framestyle.nets.multi import MultiRT
     net, x, sw = live_model[0], torch.rand(1, 3, 64, 96), torch.eye(26)[4]
     with torch.no_grad():  # what `--init` of this file reads back
-        assert torch.equal(MultiRT.from_export(path, body="live", pad="reflect")(x, sw), net(x, sw))
+        assert torch.equal(MultiRT.from_export(path, **arch)(x, sw), net(x, sw))
 
 
 def test_start_from_a_folded_net_gives_the_block_norms_the_teachers_tables():
@@ -181,6 +183,42 @@ def test_start_from_a_folded_net_gives_the_block_norms_the_teachers_tables():
     assert torch.equal(dst.stem[0].weight, src.stem[0].weight) and dst.res[0][0].padding_mode == "reflect"
 
 
+def test_stem_live_unfolds_at_the_photos_statistics_and_specialises(home_photo):
+    """stem=live: the stem's two folded affines become live norms whose per-style gamma/beta equal the folded
+    affine at the statistics measured on the photos, so on the photo they were measured on the net is unchanged;
+    its fixed graph keeps 15 live norms and matches PyTorch."""
+    from PIL import Image
+    from conftest import IMAGES
+    from framestyle.nets.multi import MultiRT
+    from framestyle.runtime.specialise import fixed_graph
+    photo = np.asarray(Image.fromarray(home_photo).resize((96, 96)))  # one square photo: every crop is all of it
+    torch.manual_seed(0)
+    src = MultiRT(body="live", pad="reflect").load_teacher()  # the teacher's body and tables, a random stem
+    src.fold([photo], n=1, size=96)  # the stem's first two norms (and the head's) folded, as multi26 had them
+    dst = MultiRT(body="live", pad="reflect", stem="live")
+    with pytest.raises(ValueError):
+        dst.start_from(src)
+    assert dst.start_from(src, [photo]) == {"norms_unfolded": 2}
+    assert dst.stem_norm[0].normalize and dst.stem_norm[1].normalize and dst.args["stem"] == "live"
+    x = torch.from_numpy(photo.copy()).permute(2, 0, 1)[None].float() / 255
+    other = torch.from_numpy(np.asarray(Image.open(IMAGES / "aero1.jpg").convert("RGB").resize((96, 96))).copy())
+    other = other.permute(2, 0, 1)[None].float() / 255
+    for s in (0, 19):
+        sw = torch.eye(26)[s]
+        with torch.no_grad():
+            assert float((dst.eval()(x, sw) - src(x, sw)).abs().max()) < 2e-3
+            assert float((dst(other, sw) - src(other, sw)).abs().max()) > 1e-2  # another photo: its own statistics
+    arch = dict(dst.args)
+    w = {k: v.numpy() for k, v in dst.state_dict().items()}
+    m = fixed_graph(w, np.eye(26, dtype=np.float32)[5], arch=arch)
+    assert [n.op_type for n in m.graph.node].count("InstanceNormalization") == 15
+    import onnxruntime as ort
+    sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    with torch.no_grad():
+        ref = dst(other, torch.eye(26)[5]).numpy()
+    assert np.abs(sess.run(None, {sess.get_inputs()[0].name: other.numpy()})[0] - ref).max() < 1e-3
+
+
 def test_int8_graph_pads_the_codes_not_floats(live_model, home_photo):
     """The quantised fixed graph pads uint8 codes (no DequantizeLinear -> Pad -> QuantizeLinear left), and that
     rewrite is exact: the same output as the graph before it."""
@@ -189,7 +227,7 @@ def test_int8_graph_pads_the_codes_not_floats(live_model, home_photo):
     import onnxruntime as ort
     from framestyle.runtime.specialise import specialised
     from framestyle.shrink.quantize import int8_pads
-    _, path, _, _ = live_model
+    _, path, _, _, arch = live_model
     p = specialised(path, np.eye(26, dtype=np.float32)[7])
     m = onnx.load(str(p))
     prod = {o: n for n in m.graph.node for o in n.output}
@@ -205,8 +243,7 @@ def test_int8_graph_pads_the_codes_not_floats(live_model, home_photo):
     try:
         from framestyle.runtime.specialise import fixed_graph, onnx_weights, _calibration
         f = p.with_name("float.onnx")
-        f.write_bytes(fixed_graph(onnx_weights(path), np.eye(26, dtype=np.float32)[7],
-                                  arch={"body": "live", "pad": "reflect"}).SerializeToString())
+        f.write_bytes(fixed_graph(onnx_weights(path), np.eye(26, dtype=np.float32)[7], arch=arch).SerializeToString())
         Q.quantize_file(f, before, "int8", calib=_calibration(), multiple=4)
     finally:
         Q.int8_pads = orig
@@ -221,7 +258,7 @@ def test_int8_graph_pads_the_codes_not_floats(live_model, home_photo):
 def test_distill_multi_refuses_a_bad_init_before_any_work(tmp_path):
     from conftest import run_cli
     for init, arg, share in (("starry", "body=live", "1"), ("multi26", "body=wide", "1"),
-                             ("multi26", "body=live", "0")):
+                             ("multi26", "body=live", "0"), ("multi26", "body=fold", "1")):  # fold a live norm
         res = run_cli("distill-multi", "-o", "x", "--minutes", "1", "--init", init, "--arch-arg", arg,
                       "--label-share", share, "--workdir", tmp_path / "w", "--out-dir", tmp_path / "o")
         err = res.stderr.decode()

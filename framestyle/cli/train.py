@@ -72,6 +72,9 @@ def add_parsers(sub):
     a.add_argument("--init", metavar="MODEL",
                    help="continue a trained cond-mg student (a float .onnx export or a zoo name): its weights, its "
                         "stem in this net's form, its up-path cut to this net's widths")
+    a.add_argument("--label-share", type=A.float_in(0.01, 1.0), default=0.25, metavar="F",
+                   help="once the pool is full the labelling thread works F of the time, leaving the cores to "
+                        "training (default 0.25; 1 labels all along, which starved training ~25x on 2 cores)")
     a.add_argument("--no-progress", action="store_true")
     A.budget_args(a, "my-arbitrary", batch=8, lr=2e-3, threads_default=1)
     a.set_defaults(func=cmd_train_arbitrary, needs=("torch",))
@@ -95,10 +98,11 @@ def add_parsers(sub):
                         "fit; norms it folded that --arch-arg body=live keeps live get the teacher's tables back")
     m.add_argument("--arch-arg", action="append", metavar="K=V",
                    help="multi-rt option: body=fold|live (each residual block's second norm), pad=zero|reflect "
-                        "(the body's padding)")
-    m.add_argument("--label-share", type=A.float_in(0.01, 1.0), default=1.0, metavar="F",
+                        "(the body's padding), stem=fold|live (the stem's first two norms)")
+    m.add_argument("--label-share", type=A.float_in(0.01, 1.0), default=0.25, metavar="F",
                    help="after the first 4,000 teacher labels the labelling process works F of the time, leaving "
-                        "the cores to training (default 1: labels all along)")
+                        "the cores to training (default 0.25; 1 labels all along, which slowed training ~13x on "
+                        "2 cores)")
     A.budget_args(m, "multi26", batch=4, lr=5e-4, threads_default=2)
     m.set_defaults(func=cmd_distill_multi, needs=("torch",))
 
@@ -250,7 +254,7 @@ def cmd_train_arbitrary(args) -> int:
                           minutes=args.minutes, batch=args.batch, crop=args.crop, lr=args.lr, seed=args.seed,
                           workdir=args.workdir, resume=args.resume, out_dir=args.out_dir,
                           pool_size=args.pool_size, train_crop=args.train_crop or None, threads=args.threads,
-                          progress=not args.no_progress, init=args.init)
+                          progress=not args.no_progress, init=args.init, label_share=args.label_share)
     fid = res["fidelity"]
     return _print(args, res, f"{res['path']}: {res['steps']} steps, {res['minutes']} min, held-out styles "
                   f"PSNR {fid['psnr']} dB SSIM {fid['ssim']} vs Magenta at {fid['size']} px")

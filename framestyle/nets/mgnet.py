@@ -15,7 +15,8 @@ channels, pixel shuffle out), optionally a patch stem fitted to the teacher's 1/
 Width knob `up=C1,C2` (teacher 16,8): the up-path keeps the C1 and C2 teacher channels that feed the next layer
 most (`up_keep`); `blocks=N` keeps the first N residual blocks; `stem=phase3` cuts the phase stem's 5x5 conv (the
 widest, 2.4 of ~14.8 kMAC per pixel) to 3x3, started from its taps moved inward (`shrink_kernel`) and fitted to
-the teacher's stem features (`stem_fit` steps). All cut the 720p cost (docs/students.md).
+the teacher's stem features (`stem_fit` steps; with `--init`, to the trained student's own stem). All cut the
+720p cost (docs/students.md).
 """
 from __future__ import annotations
 
@@ -226,9 +227,17 @@ class MG(nn.Module):
             if not self.cond:
                 raise ValueError("--init takes a cond-mg export and starts a cond-mg")
             twin = MG.from_export(init)
-            twin = twin.with_phase_stem() if self.stem_kind == "phase" and twin.stem_kind == "teacher" else twin
-            self.load_state_dict(twin.narrowed(self.up).state_dict())
-            return {"init": Path(init).name, "stem_fit_steps": 0}
+            phased = self.stem_kind in ("phase", "phase3")
+            twin = twin.with_phase_stem() if phased and twin.stem_kind == "teacher" else twin
+            twin = twin.narrowed(self.up)
+            if self.stem_kind != "phase3" or twin.stem_kind == "phase3":
+                self.load_state_dict(twin.state_dict())
+                return {"init": Path(init).name, "stem_fit_steps": 0}
+            # phase3 from a 5x5 phase stem: its taps moved into 3x3, then fitted to the twin's own stem
+            state = twin.state_dict()
+            state["stem.1.weight"] = shrink_kernel(state["stem.1.weight"], 3)
+            self.load_state_dict(state)
+            return {"init": Path(init).name, **fit_stem(self.stem, twin.stem.eval(), inputs, self.stem_fit, progress)}
         if self.fold != "none":
             twin = MG(**self.args)
             info = twin.start_from(teacher, inputs, progress)
@@ -273,7 +282,8 @@ class MG(nn.Module):
             raise ValueError(f"{path}: not a float cond-mg export")
         blocks = len({k.split(".")[1] for k in w if k.startswith("res.")})
         up = (w["head.0.weight"].shape[0] // 4, w["head.1.weight"].shape[0] // 16)
-        stem = "teacher" if "stem.0.weight" in w and w["stem.0.weight"].shape[-1] == 9 else "phase"
+        stem = ("teacher" if "stem.0.weight" in w and w["stem.0.weight"].shape[-1] == 9
+                else "phase3" if w.get("stem.1.weight", np.zeros((1, 1, 5, 5))).shape[-1] == 3 else "phase")
         return MG(cond=True, stem=stem, blocks=blocks, up=up).load_onnx(path)
 
     @torch.no_grad()

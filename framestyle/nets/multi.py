@@ -51,18 +51,19 @@ class StyleNorm(nn.Module):
 
 
 class MultiRT(nn.Module):
-    def __init__(self, stem_fit: int = 600, body: str = "fold", pad: str = "zero"):
+    def __init__(self, stem_fit: int = 600, body: str = "fold", pad: str = "zero", stem: str = "fold"):
         super().__init__()
-        if body not in ("fold", "live") or pad not in ("zero", "reflect"):
-            raise ValueError("multi-rt: body fold|live, pad zero|reflect")
+        if body not in ("fold", "live") or pad not in ("zero", "reflect") or stem not in ("fold", "live"):
+            raise ValueError("multi-rt: body fold|live, pad zero|reflect, stem fold|live")
         self.stem_fit, self.multiple, self.cond = stem_fit, 4, True
-        self.args = dict(body=body, pad=pad)
+        self.args = dict(body=body, pad=pad, **({"stem": stem} if stem != "fold" else {}))
         mode = "zeros" if pad == "zero" else "reflect"
         self.s2d = SpaceToDepth()
         self.stem = nn.ModuleList([nn.Conv2d(12, 16, 3, padding=1, bias=False),
                                    nn.Conv2d(16, CH, 4, 2, padding=1, bias=False),
                                    nn.Conv2d(CH, CH, 3, padding=1, bias=False)])
-        self.stem_norm = nn.ModuleList([StyleNorm(16, normalize=False), StyleNorm(CH, normalize=False),
+        live = stem == "live"  # the stem's first two norms live too (per-image contrast, as the teacher's stem)
+        self.stem_norm = nn.ModuleList([StyleNorm(16, normalize=live), StyleNorm(CH, normalize=live),
                                         StyleNorm(CH)])
         self.res = nn.ModuleList([nn.ModuleList([nn.Conv2d(CH, CH, 3, padding=1, bias=False, padding_mode=mode),
                                                  StyleNorm(CH),
@@ -126,7 +127,8 @@ class MultiRT(nn.Module):
     def folded(self) -> list:
         """The StyleNorms this arch folds into per-style affines."""
         body = [b[3] for b in self.res] if self.args["body"] == "fold" else []
-        return [self.stem_norm[0], self.stem_norm[1]] + body + list(self.head_norm)
+        stem = [self.stem_norm[0], self.stem_norm[1]] if self.args.get("stem", "fold") == "fold" else []
+        return stem + body + list(self.head_norm)
 
     @torch.no_grad()
     def fold(self, inputs, n: int = 6, size: int = 256) -> dict:
@@ -150,9 +152,15 @@ class MultiRT(nn.Module):
         return load_export(MultiRT(**kwargs), path, "multi-rt").eval()
 
     @torch.no_grad()
-    def start_from(self, src: "MultiRT") -> dict:
-        """Copy a trained `src` (any body/pad); a norm `src` folded but this net keeps live gets the teacher's
-        gamma/beta tables back (a live norm ignores its conv's scale, so the trained conv stays)."""
+    def start_from(self, src: "MultiRT", inputs=None) -> dict:
+        """Copy a trained `src` whose norms are live wherever this net's are (train.multi.start_net checks it).
+        A body norm `src` folded but this net keeps live gets the teacher's gamma/beta tables back (a live norm
+        ignores its conv's scale, so the trained conv stays); a stem norm (no teacher counterpart) gets, per style,
+        the affine that equals `src`'s folded one at the average statistics of its input on `inputs` (photos)."""
+        stem = [(mine, theirs) for mine, theirs in zip(self.stem_norm, src.stem_norm)
+                if mine.normalize and not theirs.normalize]
+        if stem and (inputs is None or len(inputs) == 0):
+            raise ValueError("start_from: photos are needed to unfold the stem's norms")
         self.load_state_dict(src.state_dict())
         tw, unfolded = teacher_weights(), 0
         for i, (b, s) in enumerate(zip(self.res, src.res)):
@@ -160,6 +168,16 @@ class MultiRT(nn.Module):
                 b[3].gamma.copy_(tw[f"res.{i}.1.norm.gamma"])
                 b[3].beta.copy_(tw[f"res.{i}.1.norm.beta"])
                 unfolded += 1
+        if stem:
+            for s in range(S):  # src's folded a(s) x + b(s) = gamma (x - mu) / sd + beta at its mean statistics
+                sw = torch.eye(S)[s]
+                stats = norm_stats(src, [t for _, t in stem], inputs, n=4, size=192,
+                                   run=lambda x: src.features(x, sw))
+                for mine, theirs in stem:
+                    mu, var = stats[id(theirs)]
+                    a, c = theirs.gamma[s], theirs.beta[s]
+                    mine.gamma[s], mine.beta[s] = a * torch.sqrt(var + mine.eps), a * mu + c
+            unfolded += len(stem)
         return {"norms_unfolded": unfolded}
 
     @torch.no_grad()
@@ -220,11 +238,11 @@ def teacher_stem(x: torch.Tensor, sw: torch.Tensor) -> torch.Tensor:
 
 
 @register("multi-rt")
-def multi_rt(stem_fit: int = 600, body: str = "fold", pad: str = "zero"):
-    return MultiRT(stem_fit=int(stem_fit), body=str(body), pad=str(pad))
+def multi_rt(stem_fit: int = 600, body: str = "fold", pad: str = "zero", stem: str = "fold"):
+    return MultiRT(stem_fit=int(stem_fit), body=str(body), pad=str(pad), stem=str(stem))
 
 
 @register("multi-rt-fixed")
-def multi_rt_fixed(body: str = "fold", pad: str = "zero"):
+def multi_rt_fixed(body: str = "fold", pad: str = "zero", stem: str = "fold"):
     """One style of `multi-rt` as a plain net (what `distill --init multi26 --teacher multistyle26:S` trains)."""
-    return FixedRT(MultiRT(body=str(body), pad=str(pad)), torch.eye(S)[0])
+    return FixedRT(MultiRT(body=str(body), pad=str(pad), stem=str(stem)), torch.eye(S)[0])

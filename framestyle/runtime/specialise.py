@@ -47,14 +47,15 @@ def fixed_graph(w: dict, style, images=None, arch=None):
 
 def multi_layers(w: dict, sw, arch=None) -> list:
     """MultiRT at style weights `sw` [26] as `graph_of` layers; `arch`: its arch_kwargs (body fold|live: is each
-    block's second norm live; pad zero|reflect: the body convs' padding)."""
+    block's second norm live; pad zero|reflect: the body convs' padding; stem fold|live: its first two norms)."""
     arch = dict(arch or {})
     live2, reflect = arch.get("body", "fold") == "live", arch.get("pad", "zero") == "reflect"
+    live_stem = arch.get("stem", "fold") == "live"  # the stem's first two norms live
     sw = np.asarray(sw, np.float32).reshape(S)
     out = [dict(w=w["s2d.weight"], b=None, stride=2, pad=0)]
     for i, (cw, nw, stride, pad, normed) in enumerate(LAYERS):
         body, first = 3 <= i < 15, (i - 3) % 2 == 0
-        normed = normed or (body and live2)
+        normed = normed or (body and live2) or (i < 2 and live_stem)
         g, b = sw @ w[nw + ".gamma"], sw @ w[nw + ".beta"]
         if normed:  # the instance norm at this style's gamma/beta
             layer = dict(w=w[cw + ".weight"], b=None, norm=(g, b))

@@ -29,14 +29,14 @@ class TeacherPool:
     """Ring buffer of (content crop, style vector, Magenta output) triples filled by a background thread."""
 
     def __init__(self, teacher, contents, vectors, size: int, crop: int, folder: Path, seed: int,
-                 blend_p: float = 0.3, shard: int = 32):
+                 blend_p: float = 0.3, shard: int = 32, share: float = 1.0):
         self.teacher, self.contents, self.vectors = teacher, contents, vectors
         self.size, self.crop, self.folder, self.shard = size, crop, folder, shard
         self.x = np.zeros((size, crop, crop, 3), np.uint8)
         self.y = np.zeros((size, crop, crop, 3), np.uint8)
         self.v = np.zeros((size, 100), np.float32)
         self.count = self.made = 0
-        self.blend_p = blend_p
+        self.blend_p, self.share = blend_p, share  # share: once full, label that fraction of the time
         self.rng = np.random.default_rng([seed, 7])
         self.stop = threading.Event()
         self.lock = threading.Lock()
@@ -81,6 +81,7 @@ class TeacherPool:
     def _run(self):
         xs, ys, vs = [], [], []
         while not self.stop.is_set():
+            t0 = time.perf_counter()
             batch = [self._one() for _ in range(4)]
             x = np.stack([b[0] for b in batch])
             v = np.stack([b[1] for b in batch])
@@ -93,6 +94,8 @@ class TeacherPool:
                     np.savez(f, x=np.concatenate(xs), y=np.concatenate(ys), v=np.concatenate(vs))
                 self.made += 1
                 xs, ys, vs = [], [], []
+            if self.share < 1 and self.count >= self.size:
+                self.stop.wait((time.perf_counter() - t0) * (1 / self.share - 1))
 
     def sample(self, n: int, rng, crop: Optional[int] = None):
         """A batch (x, y, v); `crop` < pool crop takes random sub-crops (cheaper steps)."""
@@ -210,12 +213,14 @@ def train_arbitrary(name: str = "my-arbitrary", arch: str = "cond-fast", arch_kw
                     resume: bool = False, out_dir: Optional[Path] = None, pool_size: int = 3000,
                     eval_every: int = 200, threads: Optional[int] = 1, progress: bool = True,
                     grad_weight: float = 0.5, min_pool: int = 64, train_crop: Optional[int] = None,
-                    init=None) -> dict:
+                    init=None, label_share: float = 0.25) -> dict:
     import torch
     from tqdm import tqdm
     from ..nets import build
     from ..zoo.magenta import MagentaTeacher
 
+    if not 0 < label_share <= 1:
+        raise UserError(f"label_share must be in (0, 1], got {label_share}")
     budget = Budget(steps, minutes)
     if threads:
         torch.set_num_threads(threads)
@@ -231,7 +236,8 @@ def train_arbitrary(name: str = "my-arbitrary", arch: str = "cond-fast", arch_kw
     held = held_out_styles()
     evalset = eval_set(teacher, held)
     seen = eval_set(teacher, [(n, im) for n, im in zip(names[::80], images[::80])])
-    pool = TeacherPool(MagentaTeacher(threads=threads), contents, vectors, pool_size, crop, workdir / "pool", seed)
+    pool = TeacherPool(MagentaTeacher(threads=threads), contents, vectors, pool_size, crop, workdir / "pool", seed,
+                        share=label_share)
     pool.thread.start()
 
     start = {} if resume else start_from_teacher(net, teacher, contents[::2], lambda n: torch_psnr(n, evalset),
@@ -284,6 +290,7 @@ def train_arbitrary(name: str = "my-arbitrary", arch: str = "cond-fast", arch_kw
             "training": {"command": command_line(), "method": "distillation (pixel MSE + gradient MSE)",
                          "steps": step, "minutes": round(elapsed / 60, 1), "batch": batch, "crop": crop, "lr": lr,
                          "seed": seed, "train_crop": train_crop, "teacher_triples_made": pool.made * pool.shard,
+                         "label_share": label_share,
                          "styles": {"train": len(names), "held_out": [n for n, _ in held]},
                          "content": {"images": len(content_names), "held_out": [p.name for p in held_out_images()]},
                          "eval_history": history, **({"start": start} if start else {})}}
@@ -296,16 +303,27 @@ def train_arbitrary(name: str = "my-arbitrary", arch: str = "cond-fast", arch_kw
 
 
 def _init_file(net, init) -> Path:
-    """The cond-mg export `--init` names (a zoo name or .onnx path), checked before any work."""
+    """The cond-mg export `--init` names (a zoo name or .onnx path), checked before any work: this net must be
+    its shape or a cut of it (the same blocks, an up-path no wider, its stem as it is or moved to a cheaper form:
+    teacher -> phase -> phase3)."""
     from ..nets.mgnet import MG
     from ..zoo import get_model
     if not getattr(net, "cond", False) or not isinstance(net, MG):
         raise UserError("--init continues a trained cond-mg export as a cond-mg student (--arch cond-mg)")
     path = get_model(str(init)).path
     try:
-        MG.from_export(path)
+        twin = MG.from_export(path)
     except (ValueError, OSError) as exc:
         raise UserError(f"--init {init}: {exc}") from None
+    order = ("teacher", "phase", "phase3")
+    stem_ok = (net.stem_kind == twin.stem_kind or (twin.stem_kind in order and net.stem_kind in order
+                                                   and order.index(net.stem_kind) > order.index(twin.stem_kind)))
+    if (not stem_ok or len(net.res) != len(twin.res) or net.args["head_res"] != twin.args["head_res"]
+            or any(a > b for a, b in zip(net.up, twin.up))):
+        up = ",".join(map(str, twin.up))
+        raise UserError(f"--init {init}: it is cond-mg stem={twin.stem_kind} blocks={len(twin.res)} up={up}; this "
+                        f"net must be that shape or a cut of it (--arch-arg stem=... up=... no wider, the same "
+                        f"blocks), e.g. --arch-arg stem={twin.stem_kind} --arch-arg up={up}")
     return path
 
 

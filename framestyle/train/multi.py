@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import UserError
+
 S = 26
 SHAPES = ((384, 512), (288, 384))  # whole frames (H, W): the teacher's norms see what the student sees
 CHUNK = 24
@@ -81,8 +83,10 @@ def labeller(workdir: str, sources, seed: int, parent: int, share: float = 1.0) 
                  sw=np.stack([r[2] for r in rows]), y=np.stack([r[3] for r in rows]))
         os.replace(tmp, out / f"c{k:05d}.npz")
         k += 1
-        if share < 1 and k * CHUNK >= FULL_POOL:
-            time.sleep((time.perf_counter() - t0) * (1 / share - 1))
+        if share < 1 and k * CHUNK >= FULL_POOL:  # sleep in short naps, so STOP or the parent's end still stop it
+            until = time.perf_counter() + (time.perf_counter() - t0) * (1 / share - 1)
+            while time.perf_counter() < until and not (Path(workdir) / "STOP").exists() and os.getppid() == parent:
+                time.sleep(min(0.5, max(0.0, until - time.perf_counter())))
 
 
 class Labels:
@@ -163,30 +167,41 @@ class HeldOut:
 
 def start_net(arch: dict, init=None):
     """The student to train: MultiRT(**arch), or (`init`, a trained multi-rt model's name or file) that model's
-    weights moved into it (`MultiRT.start_from`). UserError for a model it cannot start from."""
-    from ..errors import UserError
+    weights moved into it (`MultiRT.start_from`), its card's arch_kwargs the defaults of `arch`. UserError for a
+    model it cannot start from, or a norm it would have to fold (live in the model, folded in `arch`)."""
     from ..nets.multi import MultiRT
+    info = None
+    if init is not None:
+        from ..zoo import get_model
+        info = get_model(str(init))
+        if info.card.get("arch") != "multi-rt":
+            raise UserError(f"--init {init}: distill-multi starts from a multi-rt student (e.g. multi26), not "
+                            f"{info.card.get('arch') or 'this model'}")
+        arch = {**dict(info.card.get("arch_kwargs") or {}), **arch}
     try:
         net = MultiRT(**arch)
     except (TypeError, ValueError) as exc:
         raise UserError(f"--arch-arg: {exc}") from None
-    if init is None:
+    if info is None:
         return net, {}
-    from ..zoo import get_model
-    info = get_model(str(init))
-    if info.card.get("arch") != "multi-rt":
-        raise UserError(f"--init {init}: distill-multi starts from a multi-rt student (e.g. multi26), not "
-                        f"{info.card.get('arch') or 'this model'}")
     try:
         src = MultiRT.from_export(info.path, **dict(info.card.get("arch_kwargs") or {}))
     except (ValueError, OSError, KeyError) as exc:
         raise UserError(f"--init {init}: cannot start from it ({exc})") from None
-    return net, {"init": info.name, **net.start_from(src)}
+    mine, theirs = [n for _, n in net.pairs()], [n for _, n in src.pairs()]
+    if any(t.normalize and not m.normalize for m, t in zip(mine, theirs)):
+        raise UserError(f"--init {init}: its arch_kwargs are {info.card.get('arch_kwargs') or {}}; --arch-arg may "
+                        "make folded norms live (body=live, stem=live) but not fold live ones")
+    photos = None
+    if any(m.normalize and not t.normalize for m, t in zip(net.stem_norm, src.stem_norm)):
+        from .data import default_sources, load_content
+        photos = load_content(default_sources())[0][::6]  # for the unfolded stem norms' starting statistics
+    return net, {"init": info.name, **net.start_from(src, photos)}
 
 
 def train(name: str, workdir: Path, minutes: float, lr: float = 5e-4, batch: int = 4, stem_fit: int = 600,
           eval_every: int = 250, threads: int = 2, resume: bool = False, seed: int = 0, arch=None,
-          init=None, label_share: float = 1.0) -> dict:
+          init=None, label_share: float = 0.25) -> dict:
     import torch
     from ..nets.multi import teacher_stem
     from ..nets.teacher_shaped import fit_stem
@@ -194,12 +209,15 @@ def train(name: str, workdir: Path, minutes: float, lr: float = 5e-4, batch: int
     from .loop import cosine_lr, load_checkpoint, save_checkpoint, set_lr
     from .losses import distill_loss
 
+    if not 0 < label_share <= 1:
+        raise UserError(f"label_share must be in (0, 1], got {label_share}")
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     arch, ckpt = dict(arch or {}), workdir / "checkpoint.pt"
     resuming = resume and ckpt.exists()
     # before the work dir and the labeller: a bad --init / --arch-arg leaves nothing behind
     net, begin = start_net({**arch, "stem_fit": stem_fit}, None if resuming else init)
+    arch = dict(net.args)  # with --init: the model's arch_kwargs and the --arch-arg changes
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "STOP").unlink(missing_ok=True)
     logf = open(workdir / "train.log", "a")
@@ -381,7 +399,7 @@ def finish(workdir: Path, name: str, out_dir: Path, command: str, info: dict) ->
 
 def run(name: str, workdir: Path, minutes: float, out_dir=None, lr: float = 5e-4, batch: int = 4,
         stem_fit: int = 600, threads: int = 2, resume: bool = False, finish_only: bool = False, arch=None,
-        init=None, label_share: float = 1.0) -> dict:
+        init=None, label_share: float = 0.25) -> dict:
     """Train (unless `finish_only`), then export NAME.onnx + card into `out_dir` (default: the user zoo)."""
     from ..paths import user_models_dir
     from .loop import command_line
