@@ -264,3 +264,18 @@ def test_distill_multi_refuses_a_bad_init_before_any_work(tmp_path):
         err = res.stderr.decode()
         assert res.returncode == 2 and err.startswith("error:") and len(err.strip().splitlines()) == 1, err
         assert not (tmp_path / "w").exists()
+
+
+def test_distill_multi_resume_keeps_the_checkpoints_shape(tmp_path):
+    """--resume builds the net the checkpoint was trained as (its arch, e.g. an --init model's live norms), and an
+    --arch-arg that contradicts it is one error line, not a silent load into another shape."""
+    from conftest import run_cli
+    from framestyle.train.loop import save_checkpoint
+    (tmp_path / "w").mkdir()
+    save_checkpoint(tmp_path / "w" / "checkpoint.pt", model={}, arch={"body": "live", "pad": "reflect"})
+    for arg in ("body=fold", "stem=live"):  # stem: absent from the checkpoint's arch, so folded
+        res = run_cli("distill-multi", "-o", "x", "--minutes", "1", "--resume", "--arch-arg", arg,
+                      "--workdir", tmp_path / "w", "--out-dir", tmp_path / "o")
+        err = res.stderr.decode()
+        assert res.returncode == 2 and err.startswith("error:") and len(err.strip().splitlines()) == 1, err
+        assert "--resume" in err and not (tmp_path / "w" / "train.log").exists()

@@ -214,9 +214,14 @@ def train(name: str, workdir: Path, minutes: float, lr: float = 5e-4, batch: int
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     arch, ckpt = dict(arch or {}), workdir / "checkpoint.pt"
-    resuming = resume and ckpt.exists()
+    st = load_checkpoint(ckpt) if resume and ckpt.exists() else None
+    if st is not None:  # a resumed run keeps the shape it began with (an --init model's arch_kwargs included)
+        began = {"body": "fold", "pad": "zero", "stem": "fold", **(st.get("arch") or {})}  # MultiRT's defaults
+        if any(began.get(k, v) != v for k, v in arch.items()):
+            raise UserError(f"--resume: {ckpt} was trained with --arch-arg {began}; drop or match --arch-arg")
+        arch = {**began, **arch}
     # before the work dir and the labeller: a bad --init / --arch-arg leaves nothing behind
-    net, begin = start_net({**arch, "stem_fit": stem_fit}, None if resuming else init)
+    net, begin = start_net({**arch, "stem_fit": stem_fit}, None if st is not None else init)
     arch = dict(net.args)  # with --init: the model's arch_kwargs and the --arch-arg changes
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "STOP").unlink(missing_ok=True)
@@ -239,8 +244,7 @@ def train(name: str, workdir: Path, minutes: float, lr: float = 5e-4, batch: int
     held = HeldOut()
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     step, elapsed, history, start = 0, 0.0, [], {}
-    if resuming:
-        st = load_checkpoint(ckpt)
+    if st is not None:
         net.load_state_dict(st["model"])
         opt.load_state_dict(st["opt"])
         step, elapsed, history, start = st["step"], st["elapsed"], st["history"], st.get("start", {})
