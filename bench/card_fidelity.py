@@ -52,7 +52,8 @@ def main() -> int:
     names = [n for n in a.models.split(",") if n]
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     for m in list_models():
-        if not m.builtin or not m.teacher or m.kind == "teacher" or (names and m.name not in names):
+        if (not m.builtin or not m.teacher or m.kind == "teacher" or m.style is not None  # a named style: its file's
+                or (names and m.name not in names)):
             continue
         card_path = m.path.with_suffix(".json")
         if not card_path.exists() or not runtime_changes(m):

@@ -73,6 +73,7 @@ def _fidelity(m) -> str:
     f = m.fidelity
     if not f.get("psnr"):
         return "- (teacher)" if m.card.get("role") == "teacher" else "-"
+    f = {**(m.card.fidelity if m.style is not None else {}), **f}  # a named style: its row + the file's set-up
     n = len(f.get("per_image") or []) or f.get("images") or f.get("pairs")
     return f"{f['psnr']:.2f} dB, SSIM {f.get('ssim', 0):.3f} ({n} held-out {'pairs' if 'pairs' in f else 'photos'}, " \
            f"{f.get('size', 512)} px)"
@@ -116,21 +117,13 @@ def render(models, bench: dict, source: str) -> str:
 
 
 def _named_vs_multi(models) -> str:
-    """Each named multistyle26 style's own file against the same style of `multi26`, from their cards."""
-    multi = next((m for m in models if m.name == "multi26"), None)
-    per = {r["style"]: r["psnr"] for r in (multi.card.get("fidelity") or {}).get("per_style", [])} if multi else {}
-    pairs = []
-    for m in models:
-        t = m.teacher or ""
-        if m.kind == "fixed" and t.startswith("multistyle26:") and t.split(":")[1].isdigit():
-            s, own = int(t.split(":")[1]), (m.card.get("fidelity") or {}).get("psnr")
-            if s in per and own is not None:
-                pairs.append(f"`{m.name}` {own:.2f} dB vs `multi26 --style {s}` {per[s]:.2f} dB")
-    if not pairs:
+    """Which named styles are styles of a multi-style file (zoo/catalogue.py)."""
+    named = [f"`{m.name}` is `{m.path.stem} --style {m.style}`" for m in models if m.style is not None]
+    if not named:
         return ""
-    return ("The named multistyle26 styles keep their own teacher-shaped files (faster, and no per-style "
-            "specialisation on first use); against the same style of `multi26`, from the cards: " + "; ".join(pairs)
-            + " ([multi.md](multi.md)). Pointing a name at `multi26` is one line in `framestyle/zoo/catalogue.py`.")
+    return ("Named styles of a multi-style model: " + "; ".join(named) + ". Each runs that style's own fixed int8 "
+            "graph, made once on first use and cached ([multi.md](multi.md)); its fidelity is the multi-style "
+            "card's figure for that style.")
 
 
 def main() -> int:

@@ -76,9 +76,9 @@ CASES = {
     "style blend -o input": ["style", "blend", "{w}/bank.npz", "--weights", "a:1", "-o", "{w}/bank.npz"],
     "export -o source": ["export", "{w}/m.onnx", "-o", "{w}/m.onnx"],
     "models add over a model": ["models", "add", "{w}/m.onnx", "--name", "taken"],
-    "quantize over a model": ["quantize", "ember", "--int8", "-o", "taken"],
-    "prune over a model": ["prune", "ember", "--ratio", "0.5", "-o", "taken"],
-    "binarize over a model": ["binarize", "ember", "-o", "taken"],
+    "quantize over a model": ["quantize", "{w}/m.onnx", "--int8", "-o", "taken"],
+    "prune over a model": ["prune", "{w}/m.onnx", "--ratio", "0.5", "-o", "taken"],
+    "binarize over a model": ["binarize", "{w}/m.onnx", "-o", "taken"],
     "distill over a model": ["distill", "--teacher", "multistyle26:7", "--steps", "1", "-o", "taken"],
     "train over a model": ["train", "--style-image", "{w}/a.jpg", "--steps", "1", "-o", "taken"],
     "train-paired over a model": ["train-paired", "--inputs", "{w}/d", "--targets", "{w}/d", "-o", "taken"],
@@ -87,9 +87,9 @@ CASES = {
     "models add absolute": ["models", "add", "{w}/m.onnx", "--name", "/tmp/x"],
     "models remove ../../x": ["models", "remove", "../../x"],
     "models remove empty": ["models", "remove", ""],
-    "quantize -o ../x": ["quantize", "ember", "--int8", "-o", "../x"],
-    "prune -o a/b": ["prune", "ember", "--ratio", "0.5", "-o", "a/b"],
-    "binarize -o ..": ["binarize", "ember", "-o", ".."],
+    "quantize -o ../x": ["quantize", "{w}/m.onnx", "--int8", "-o", "../x"],
+    "prune -o a/b": ["prune", "{w}/m.onnx", "--ratio", "0.5", "-o", "a/b"],
+    "binarize -o ..": ["binarize", "{w}/m.onnx", "-o", ".."],
     "distill -o ../../x --out-dir": ["distill", "--teacher", "multistyle26:7", "-o", "../../x", "--out-dir", "{w}/D"],
     "train -o /tmp/x": ["train", "--style-image", "{w}/a.jpg", "-o", "/tmp/x"],
     "train-paired -o ../x": ["train-paired", "--inputs", "{w}/d", "--targets", "{w}/d", "-o", "../x"],
@@ -108,7 +108,7 @@ CASES = {
     "export -o /proc": ["export", "{w}/m.onnx", "-o", "/proc/x.onnx"],
     "export -o a folder": ["export", "{w}/m.onnx", "-o", "{w}/folder.onnx"],
     "style embed -o /proc": ["style", "embed", "{w}/a.jpg", "-o", "/proc/x.npz"],
-    "quantize --out-dir a file": ["quantize", "ember", "--int8", "-o", "q", "--out-dir", "{w}/file.txt"],
+    "quantize --out-dir a file": ["quantize", "{w}/m.onnx", "--int8", "-o", "q", "--out-dir", "{w}/file.txt"],
     "distill --out-dir a file": ["distill", "--teacher", "multistyle26:7", "-o", "q", "--out-dir", "{w}/file.txt"],
     # models that are not style models (and corrupt ones), refused before any work
     "stylize 1-channel output": ["stylize", "{w}/a.jpg", "-o", "{w}/o1.png", "--model", "{w}/one_channel.onnx"],
@@ -123,6 +123,13 @@ CASES = {
     "batch corrupt model": ["batch", "{w}/d", "-o", "{w}/bout", "--model", "{w}/corrupt.onnx"],
     "batch 1-channel model": ["batch", "{w}/d", "-o", "{w}/bout", "--model", "{w}/one_channel.onnx"],
     "sheet corrupt model": ["sheet", "{w}/b.png", "--models", "{w}/corrupt.onnx", "-o", "{w}/s.png"],
+    # conditional models (a style input beside the image) where a one-style net is needed, or int8 already
+    "prune a multi-style model": ["prune", "multi26", "--ratio", "0.5", "-o", "q"],
+    "binarize an any-painting model": ["binarize", "arbitrary", "-o", "q"],
+    "export a multi-style model": ["export", "multi26", "-o", "{w}/e.onnx"],
+    "export an any-painting model": ["export", "arbitrary", "--to", "tflite", "--size", "64x64", "-o", "{w}/e.tflite"],
+    "quantize a multi-style model": ["quantize", "multi26", "--int8", "-o", "q"],
+    "quantize a named style of one": ["quantize", "ember", "--fp16", "-o", "q"],
     # numbers validated at the parser
     "sheet --tile 0": ["sheet", "{w}/b.png", "--tile", "0", "-o", "{w}/s.png"],
     "sheet --tile -1": ["sheet", "{w}/b.png", "--tile", "-1", "-o", "{w}/s.png"],
@@ -141,7 +148,7 @@ CASES = {
     "batch --strength -1": ["batch", "{w}/d", "-o", "{w}/bout", "--strength", "-1"],
     "bench --runs 0": ["bench", "--runs", "0"],
     "serve --port 99999": ["serve", "--port", "99999"],
-    "prune --ratio 1": ["prune", "ember", "--ratio", "1", "-o", "q"],
+    "prune --ratio 1": ["prune", "{w}/m.onnx", "--ratio", "1", "-o", "q"],
     # the one-off cases
     "style bank garbage": ["stylize", "{w}/a.jpg", "-o", "{w}/o.png", "--style-bank", "{w}/garbage.npz"],
     "style bank garbage + method": ["stylize", "{w}/a.jpg", "-o", "{w}/o.png", "--style-bank", "{w}/garbage.npz",
@@ -157,6 +164,9 @@ MUST_SAY = {  # cases whose message must carry a specific hint
     "0-frame video": "no frames", "batch one file": "framestyle stylize", "export -o x.png": ".onnx",
     "style embed replaces bank": "--append", "models add over a model": "--force",
     "distill over a model": "--force", "stylize two inputs, image name": "folder",
+    "prune a multi-style model": "ember, pastel", "binarize an any-painting model": "style beside the image",
+    "export a multi-style model": "ember, pastel", "export an any-painting model": "style beside the image",
+    "quantize a multi-style model": "int8 already", "quantize a named style of one": "int8 already",
 }
 
 

@@ -25,7 +25,8 @@ def _run(tmp_path, teacher, init, **kw):
 
 def test_init_from_an_ms26_student_folds_its_up_path(tmp_path):
     """--init a float ms26 student --teacher multistyle26:12: its weights, its 3 up-path norms folded (fold=head),
-    starting within a dB of its own score (how the shipped pastel/sepia/ember/nightblue were made)."""
+    starting within a dB of its own score (how the named ms26 styles were made until session 13); its output, folded
+    already, starts another fine-tune as it is."""
     from framestyle.train.distill import distill
     src = distill("multistyle26:12", "f", arch="ms26", arch_kwargs={"blocks": 2, "stem_fit": 30},
                   content=_content(tmp_path / "a"), steps=30, batch=2, lr=5e-4, workdir=tmp_path / "w0",
@@ -35,14 +36,17 @@ def test_init_from_an_ms26_student_folds_its_up_path(tmp_path):
     start = card["training"]["start"]
     assert start["norms_folded"] == 3
     assert abs(start["heldout_psnr"] - src["fidelity"]["psnr"]) < 1.0, (start, src["fidelity"]["psnr"])
+    again = _run(tmp_path / "b", "multistyle26:12", str(tmp_path / "out" / "s.onnx"))  # folded already: as it is
+    assert again["arch_kwargs"] == card["arch_kwargs"] and "norms_folded" not in again["training"]["start"]
+    assert abs(again["training"]["start"]["heldout_psnr"] - card["fidelity"]["psnr"]) < 1.0
 
 
-def test_init_from_the_shipped_int8_pastel_keeps_it(tmp_path):
-    """The shipped int8 pastel (ms26, folded already) starts a fine-tune as it is: its dequantised weights score
-    about its card."""
+def test_init_from_the_named_pastel_starts_at_its_multi26_style(tmp_path):
+    """pastel is multi26's style 12: --init pastel starts that style's fixed net (multi-rt-fixed, the graph the
+    runtime runs for it), scoring about the card's figure for that style."""
     from framestyle.zoo import get_model
     card = _run(tmp_path, "multistyle26:12", "pastel")
-    assert card["arch_kwargs"] == get_model("pastel").card["arch_kwargs"]
+    assert card["arch"] == "multi-rt-fixed" and card["arch_kwargs"] == get_model("pastel").card["arch_kwargs"]
     assert abs(card["training"]["start"]["heldout_psnr"] - get_model("pastel").fidelity["psnr"]) < 1.0
 
 

@@ -208,6 +208,10 @@ def test_stem_live_unfolds_at_the_photos_statistics_and_specialises(home_photo):
         with torch.no_grad():
             assert float((dst.eval()(x, sw) - src(x, sw)).abs().max()) < 2e-3
             assert float((dst(other, sw) - src(other, sw)).abs().max()) > 1e-2  # another photo: its own statistics
+    wide = MultiRT(body="live", pad="reflect", stem="live", stemw=32)  # unfolded and widened in one start
+    assert wide.start_from(src, [photo]) == {"norms_unfolded": 2, "stem_widened": [16, 32]}
+    with torch.no_grad():
+        assert float((wide.eval()(x, torch.eye(26)[19]) - src(x, torch.eye(26)[19])).abs().max()) < 2e-3
     arch = dict(dst.args)
     w = {k: v.numpy() for k, v in dst.state_dict().items()}
     m = fixed_graph(w, np.eye(26, dtype=np.float32)[5], arch=arch)
@@ -217,6 +221,70 @@ def test_stem_live_unfolds_at_the_photos_statistics_and_specialises(home_photo):
     with torch.no_grad():
         ref = dst(other, torch.eye(26)[5]).numpy()
     assert np.abs(sess.run(None, {sess.get_inputs()[0].name: other.numpy()})[0] - ref).max() < 1e-3
+
+
+def test_wider_stem_starts_from_the_narrower_net_unchanged(tmp_path):
+    """--arch-arg stemw=32 from a 16-wide stem: the trained channels are kept and the new ones add nothing until
+    trained, so the net starts exactly where its source ended; its export (short names) reads back the same and
+    specialises exactly. A narrower stem or a width off the 8-step grid is refused."""
+    from framestyle.nets.multi import MultiRT
+    from framestyle.train.multi import export_multi
+    torch.manual_seed(0)
+    src = MultiRT(body="live", pad="reflect", stem="live")
+    with torch.no_grad():
+        for prm in src.parameters():
+            prm.add_(torch.randn_like(prm) * 0.05)
+    dst = MultiRT(body="live", pad="reflect", stem="live", stemw="32")  # as an --arch-arg arrives
+    assert dst.start_from(src) == {"norms_unfolded": 0, "stem_widened": [16, 32]}
+    assert dst.args["stemw"] == 32 and dst.stem[0].weight.shape[0] == 32
+    assert float(dst.stem[0].weight[16:].abs().sum()) > 0  # the new filters are not dead
+    x, sw = torch.rand(2, 3, 64, 64), torch.eye(26)[3] * 0.5 + torch.eye(26)[12] * 0.5
+    with torch.no_grad():
+        assert float((dst(x, sw) - src(x, sw)).abs().max()) < 1e-6
+    with pytest.raises(ValueError):
+        src.start_from(dst)  # 32 -> 16
+    for bad in ("12", "abc", "72"):
+        with pytest.raises(ValueError):
+            MultiRT(stemw=bad)
+    path = tmp_path / "w.onnx"
+    check = export_multi(dst, path, dict(dst.args))
+    assert check["fixed_vs_torch_max_abs"] < 1e-3 and check["onnx_vs_torch_max_abs"] < 1e-3
+    import onnx
+    g = onnx.load(str(path)).graph
+    assert not any(n.name for n in g.node) and not any("/" in o for n in g.node for o in n.output)
+    with torch.no_grad():
+        assert torch.equal(MultiRT.from_export(path, **dst.args)(x, sw), dst(x, sw))
+
+
+def test_a_named_style_is_that_style_of_multi26_everywhere(tmp_path, home_photo):
+    """ember = multi26 --style 5: the Stylizer, `eval fidelity` and `export` run style 5; another style or a blend
+    on the named style is one error line, not a silent switch."""
+    import cv2
+    from conftest import run_cli
+    from framestyle import Stylizer, UserError
+    x = cv2.resize(home_photo, (128, 96), interpolation=cv2.INTER_AREA)
+    ember = Stylizer("ember", threads=1).stylize(x)
+    assert np.array_equal(ember, Stylizer("multi26", style=5, threads=1).stylize(x))
+    assert not np.array_equal(ember, Stylizer("multi26", style=0, threads=1).stylize(x))
+    for style in (3, "3:0.5,5:0.5"):
+        with pytest.raises(UserError, match="multi26 --style"):
+            Stylizer("ember", style=style)
+    Stylizer("ember", style=5)  # its own style is fine
+    cv2.imwrite(str(tmp_path / "h.png"), cv2.cvtColor(x, cv2.COLOR_RGB2BGR))
+    res = run_cli("stylize", str(tmp_path / "h.png"), "-o", str(tmp_path / "o.png"), "--model", "ember", "--style", "3")
+    err = res.stderr.decode()
+    assert res.returncode == 2 and err.startswith("error:") and len(err.strip().splitlines()) == 1, err
+    assert "multi26 --style" in err and not (tmp_path / "o.png").exists()
+    res = run_cli("eval", "fidelity", "--model", "ember", "--images", str(tmp_path / "h.png"), "--size", "128",
+                  "--json")
+    assert res.returncode == 0, res.stderr.decode()
+    from framestyle.metrics.fidelity import psnr
+    from framestyle.zoo.teachers import Teacher
+    t5 = (Teacher("multistyle26:5")(x) * 255 + 0.5).astype(np.uint8)
+    assert abs(json.loads(res.stdout)["psnr"] - psnr(ember, t5)) < 0.05
+    res = run_cli("export", "ember", "-o", str(tmp_path / "e.onnx"), "--json")
+    assert res.returncode == 0, res.stderr.decode()
+    assert json.loads(res.stdout)["max_abs_vs_ort"] < 1e-4  # style 5's fixed net against the file at style 5
 
 
 def test_int8_graph_pads_the_codes_not_floats(live_model, home_photo):
@@ -258,7 +326,8 @@ def test_int8_graph_pads_the_codes_not_floats(live_model, home_photo):
 def test_distill_multi_refuses_a_bad_init_before_any_work(tmp_path):
     from conftest import run_cli
     for init, arg, share in (("starry", "body=live", "1"), ("multi26", "body=wide", "1"),
-                             ("multi26", "body=live", "0"), ("multi26", "body=fold", "1")):  # fold a live norm
+                             ("multi26", "body=live", "0"), ("multi26", "body=fold", "1"),  # fold a live norm
+                             ("multi26", "stemw=12", "1"), ("multi26", "stemw=8", "1")):  # off-grid; narrower
         res = run_cli("distill-multi", "-o", "x", "--minutes", "1", "--init", init, "--arch-arg", arg,
                       "--label-share", share, "--workdir", tmp_path / "w", "--out-dir", tmp_path / "o")
         err = res.stderr.decode()
@@ -273,7 +342,7 @@ def test_distill_multi_resume_keeps_the_checkpoints_shape(tmp_path):
     from framestyle.train.loop import save_checkpoint
     (tmp_path / "w").mkdir()
     save_checkpoint(tmp_path / "w" / "checkpoint.pt", model={}, arch={"body": "live", "pad": "reflect"})
-    for arg in ("body=fold", "stem=live"):  # stem: absent from the checkpoint's arch, so folded
+    for arg in ("body=fold", "stem=live", "stemw=32"):  # stem, stemw: absent from its arch, so fold and 16
         res = run_cli("distill-multi", "-o", "x", "--minutes", "1", "--resume", "--arch-arg", arg,
                       "--workdir", tmp_path / "w", "--out-dir", tmp_path / "o")
         err = res.stderr.decode()

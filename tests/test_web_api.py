@@ -102,6 +102,21 @@ def test_multi_style_model_takes_a_style_index(server):
     assert r.status_code == 400 and "error" in r.json()
 
 
+def test_a_named_style_runs_its_own_style(server):
+    """ember is multi26's style 5: with no style it returns style 5 (not style 0); another style is a 400."""
+    from framestyle import Stylizer
+    img = jpeg_bytes(128, 96)
+    r = post(server, {"image": ("a.jpg", img, "image/jpeg")}, model="ember")
+    assert r.status_code == 200, r.text
+    got = np.asarray(Image.open(io.BytesIO(r.content)).convert("RGB"), np.float32)
+    x = np.asarray(Image.open(io.BytesIO(img)).convert("RGB"))
+    for style, same in ((5, True), (0, False)):
+        want = Stylizer("multi26", style=style, threads=1).stylize(x).astype(np.float32)
+        assert (np.abs(got - want).mean() < 1.0) == same, style
+    r = post(server, {"image": ("a.jpg", img, "image/jpeg")}, model="ember", style="3")
+    assert r.status_code == 400 and "multi26" in r.json()["error"]
+
+
 def test_arbitrary_model_takes_a_style_image(server):
     buf = io.BytesIO()
     Image.open(DATA / "starry_night.jpg").convert("RGB").resize((256, 204)).save(buf, "PNG")

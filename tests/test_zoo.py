@@ -71,8 +71,9 @@ def test_builtin_cards_complete():
 def test_shipped_cards_load_validate_and_round_trip():
     from framestyle.zoo.card import ModelCard
     from framestyle.zoo.registry import BUILTIN_DIR
+    from framestyle.zoo.catalogue import ENTRIES
     paths = sorted(BUILTIN_DIR.glob("*.json"))
-    assert len(paths) >= 6
+    assert {p.stem for p in paths} == {e.file for e in ENTRIES}  # every file a name runs, and no other
     for p in paths:
         card = ModelCard.load(p)
         assert card.to_json() == json.loads(p.read_text()), p.name  # nothing lost or invented

@@ -58,7 +58,9 @@ def cmd_eval_fidelity(args):
                 raise UserError(f"{it}: not found")
         if not images:
             raise UserError("no images to evaluate on")
-    res = measure_fidelity(info.path, Teacher(spec, threads=args.threads), images, size=args.size)
+    from ..runtime.stylizer import Stylizer
+    st = Stylizer(info, threads=args.threads) if info.style is not None else info.path  # a named style: its style
+    res = measure_fidelity(st, Teacher(spec, threads=args.threads), images, size=args.size)
     res.update(model=info.name, teacher=spec)
     if args.json:
         print(json.dumps(res, indent=2))

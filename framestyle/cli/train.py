@@ -26,7 +26,7 @@ def add_parsers(sub):
                    help="start from a trained real-time student at the teacher's style, so training begins "
                         "near the target (its shape replaces --arch): the any-painting student (`arbitrary`) with "
                         "--teacher magenta, `multi26` with --teacher multistyle26:S, or a student of that very "
-                        "style (e.g. pastel with multistyle26:12: its up-path norms folded; starry with "
+                        "style (an ms26 student: its up-path norms folded; starry with "
                         "starry_night.jpg, where --arch-arg stem=phase3 cuts its stem to 3x3)")
     d.add_argument("--labels", type=A.positive_int, metavar="N",
                    help="label only N content frames (an even subset) with the teacher; default all, 96 with --init")
@@ -98,7 +98,8 @@ def add_parsers(sub):
                         "fit; norms it folded that --arch-arg body=live keeps live get the teacher's tables back")
     m.add_argument("--arch-arg", action="append", metavar="K=V",
                    help="multi-rt option: body=fold|live (each residual block's second norm), pad=zero|reflect "
-                        "(the body's padding), stem=fold|live (the stem's first two norms)")
+                        "(the body's padding), stem=fold|live (the stem's first two norms), stemw=8..64 in steps of 8 (the stem's "
+                        "1/2-resolution channels; with --init it may widen the model's stem)")
     m.add_argument("--label-share", type=A.float_in(0.01, 1.0), default=0.25, metavar="F",
                    help="after the first 4,000 teacher labels the labelling process works F of the time, leaving "
                         "the cores to training (default 0.25; 1 labels all along, which slowed training ~13x on "

@@ -38,7 +38,12 @@ def reference(info, img: np.ndarray) -> np.ndarray:
     from ..shrink.quantize import model_feeds
     sess = make_session(info.path, threads=2)
     h, w = img.shape[:2]
-    return sess.run(None, model_feeds(sess, img, info.multiple))[0][:, :, :h, :w]
+    feeds = model_feeds(sess, img, info.multiple)
+    if info.style is not None and len(sess.get_inputs()) > 1:  # a named style of a multi-style file: its weights
+        from ..zoo.teachers import parse_style
+        feeds[sess.get_inputs()[1].name] = np.asarray(parse_style(info.style, int(info.card.get("styles") or 26)),
+                                                      np.float32)
+    return sess.run(None, feeds)[0][:, :, :h, :w]
 
 
 def torch_to_onnx(module, sample: np.ndarray, path: Path, name: str, dynamic: bool, opset: int,

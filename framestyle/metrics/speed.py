@@ -64,7 +64,7 @@ def _fn_for(model: str, frame: np.ndarray, threads: int) -> Callable[[], object]
     from ..zoo import get_model
     info = get_model(model)
     kw = {}
-    if info.kind == "multi":
+    if info.kind == "multi" and info.style is None:  # a named style (ember) brings its own
         kw["style"] = 7
     elif info.kind == "arbitrary":
         from ..train.data import SHARED

@@ -1,9 +1,10 @@
 """The real-time multi-style student: multistyle26's own net for all 26 styles, conditioned like the teacher.
 
 `MultiRT(x, style_weights)`: style_weights [26] (one-hot or a blend, as the teacher takes them) or [N, 26].
-- stem: a cheap fitted stem (one-hot space-to-depth, 3x3 conv at 1/2 resolution, 4x4 stride-2 conv, 3x3 conv at
-  1/4 resolution): the teacher's 9x9 full-resolution conv alone costs ~8 kMAC per pixel, more than a whole
-  real-time frame may. It is fitted to the teacher's own 1/4-resolution features (`fit_stem`) with every style.
+- stem: a cheap fitted stem (one-hot space-to-depth, 3x3 conv at 1/2 resolution to `stemw` channels, 4x4
+  stride-2 conv, 3x3 conv at 1/4 resolution): the teacher's 9x9 full-resolution conv alone costs ~8 kMAC per
+  pixel, more than a whole real-time frame may. It is fitted to the teacher's own 1/4-resolution features
+  (`fit_stem`) with every style; `start_from` can widen a trained stem (`widen_from`).
 - body: the teacher's six residual blocks and weights; the first norm of each block keeps the teacher's per-style
   gamma/beta tables (`StyleNorm`), the second is folded (`body="fold"`) or also live (`body="live"`); `pad="reflect"`
   pads the body's convs like the teacher (zero padding changes the unstable styles' whole output: docs/multi.md).
@@ -51,19 +52,25 @@ class StyleNorm(nn.Module):
 
 
 class MultiRT(nn.Module):
-    def __init__(self, stem_fit: int = 600, body: str = "fold", pad: str = "zero", stem: str = "fold"):
+    def __init__(self, stem_fit: int = 600, body: str = "fold", pad: str = "zero", stem: str = "fold",
+                 stemw: int = 16):
         super().__init__()
         if body not in ("fold", "live") or pad not in ("zero", "reflect") or stem not in ("fold", "live"):
             raise ValueError("multi-rt: body fold|live, pad zero|reflect, stem fold|live")
+        stemw = int(stemw) if str(stemw).isdigit() else -1  # an --arch-arg arrives as text
+        if not 8 <= stemw <= 64 or stemw % 8:
+            raise ValueError(f"multi-rt: stemw (the stem's 1/2-resolution channels) is 8..64 in steps of 8, got "
+                             f"{stemw}")
         self.stem_fit, self.multiple, self.cond = stem_fit, 4, True
-        self.args = dict(body=body, pad=pad, **({"stem": stem} if stem != "fold" else {}))
+        self.args = dict(body=body, pad=pad, **({"stem": stem} if stem != "fold" else {}),
+                         **({"stemw": stemw} if stemw != 16 else {}))
         mode = "zeros" if pad == "zero" else "reflect"
         self.s2d = SpaceToDepth()
-        self.stem = nn.ModuleList([nn.Conv2d(12, 16, 3, padding=1, bias=False),
-                                   nn.Conv2d(16, CH, 4, 2, padding=1, bias=False),
+        self.stem = nn.ModuleList([nn.Conv2d(12, stemw, 3, padding=1, bias=False),
+                                   nn.Conv2d(stemw, CH, 4, 2, padding=1, bias=False),
                                    nn.Conv2d(CH, CH, 3, padding=1, bias=False)])
         live = stem == "live"  # the stem's first two norms live too (per-image contrast, as the teacher's stem)
-        self.stem_norm = nn.ModuleList([StyleNorm(16, normalize=live), StyleNorm(CH, normalize=live),
+        self.stem_norm = nn.ModuleList([StyleNorm(stemw, normalize=live), StyleNorm(CH, normalize=live),
                                         StyleNorm(CH)])
         self.res = nn.ModuleList([nn.ModuleList([nn.Conv2d(CH, CH, 3, padding=1, bias=False, padding_mode=mode),
                                                  StyleNorm(CH),
@@ -114,7 +121,7 @@ class MultiRT(nn.Module):
             [f"expand.{i}" for i in range(3)]
         for (conv, norm), name in zip(self.pairs(), names):
             norm.normalize = True
-            if name is None:  # the fitted stem's first (16-channel) layer has no teacher counterpart
+            if name is None:  # the fitted stem's first (1/2-resolution) layer has no teacher counterpart
                 continue
             norm.gamma.copy_(tw[name + ".norm.gamma"].repeat_interleave(norm.phases, 1))
             norm.beta.copy_(tw[name + ".norm.beta"].repeat_interleave(norm.phases, 1))
@@ -161,7 +168,7 @@ class MultiRT(nn.Module):
                 if mine.normalize and not theirs.normalize]
         if stem and (inputs is None or len(inputs) == 0):
             raise ValueError("start_from: photos are needed to unfold the stem's norms")
-        self.load_state_dict(src.state_dict())
+        wider = self.widen_from(src)
         tw, unfolded = teacher_weights(), 0
         for i, (b, s) in enumerate(zip(self.res, src.res)):
             if b[3].normalize and not s[3].normalize:
@@ -176,9 +183,34 @@ class MultiRT(nn.Module):
                 for mine, theirs in stem:
                     mu, var = stats[id(theirs)]
                     a, c = theirs.gamma[s], theirs.beta[s]
-                    mine.gamma[s], mine.beta[s] = a * torch.sqrt(var + mine.eps), a * mu + c
+                    n = len(a)  # a widened stem: its new channels keep their default norm
+                    mine.gamma[s, :n], mine.beta[s, :n] = a * torch.sqrt(var + mine.eps), a * mu + c
             unfolded += len(stem)
-        return {"norms_unfolded": unfolded}
+        return {"norms_unfolded": unfolded, **({"stem_widened": wider} if wider else {})}
+
+    @torch.no_grad()
+    def widen_from(self, src: "MultiRT") -> list:
+        """Copy `src`'s weights; a stem at least as wide as `src`'s keeps its trained channels and the function:
+        the new 1/2-resolution channels start with fresh filters, the teacher's default norm (gamma 1, beta 0) and
+        no weight into the next conv, so they change nothing until training moves them. [old, new] widths when
+        widened."""
+        mine, theirs = self.stem[0].out_channels, src.stem[0].out_channels
+        if mine < theirs:
+            raise ValueError(f"start_from: the stem cannot get narrower ({theirs} -> {mine} channels)")
+        if mine == theirs:
+            self.load_state_dict(src.state_dict())
+            return []
+        state = self.state_dict()
+        for k, v in src.state_dict().items():
+            t = state[k]
+            if t.shape == v.shape:
+                t.copy_(v)
+            else:  # stem.0.weight [W,12,..], stem_norm.0.gamma/beta [26,W], stem.1.weight [CH,W,..]
+                if k == "stem.1.weight":
+                    t.zero_()
+                t[tuple(slice(0, n) for n in v.shape)] = v
+        self.load_state_dict(state)
+        return [theirs, mine]
 
     @torch.no_grad()
     def specialise(self, style_weights) -> "FixedRT":
@@ -238,11 +270,11 @@ def teacher_stem(x: torch.Tensor, sw: torch.Tensor) -> torch.Tensor:
 
 
 @register("multi-rt")
-def multi_rt(stem_fit: int = 600, body: str = "fold", pad: str = "zero", stem: str = "fold"):
-    return MultiRT(stem_fit=int(stem_fit), body=str(body), pad=str(pad), stem=str(stem))
+def multi_rt(stem_fit: int = 600, body: str = "fold", pad: str = "zero", stem: str = "fold", stemw: int = 16):
+    return MultiRT(stem_fit=int(stem_fit), body=str(body), pad=str(pad), stem=str(stem), stemw=stemw)
 
 
 @register("multi-rt-fixed")
-def multi_rt_fixed(body: str = "fold", pad: str = "zero", stem: str = "fold"):
+def multi_rt_fixed(body: str = "fold", pad: str = "zero", stem: str = "fold", stemw: int = 16):
     """One style of `multi-rt` as a plain net (what `distill --init multi26 --teacher multistyle26:S` trains)."""
-    return FixedRT(MultiRT(body=str(body), pad=str(pad), stem=str(stem)), torch.eye(S)[0])
+    return FixedRT(MultiRT(body=str(body), pad=str(pad), stem=str(stem), stemw=stemw), torch.eye(S)[0])

@@ -97,7 +97,11 @@ class Stylizer:
         if self.info.kind != "multi":
             raise UserError(f"model {self.info.name!r} is not a multi-style model")
         n = int(self.info.card.get("styles", 26))
-        self._style_weights = parse_style(style, n)
+        w = parse_style(style, n)
+        if self.info.style is not None and not np.array_equal(w, parse_style(self.info.style, n)):
+            raise UserError(f"model {self.info.name!r} is one style ({self.info.teacher}); for other styles and "
+                            f"blends use --model {self.info.path.stem} --style ...")
+        self._style_weights = w
         self._bound.clear()
         if self.specialised:  # a fixed graph per style (runtime.specialise): made or loaded on the next frame
             self._sess = None

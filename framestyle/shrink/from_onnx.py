@@ -36,6 +36,8 @@ def torch_from_onnx(model: Union[str, Path, ModelInfo], check: bool = True, tol:
         raise UserError(f"model {info.name!r} is not a framestyle student (its card has no `arch`), so it "
                         "cannot be rebuilt in PyTorch; use a student trained by framestyle")
     net = build(arch, **(info.card.get("arch_kwargs") or {})).eval()
+    if getattr(net, "cond", False):  # a style input beside the image
+        return _one_style(net, info, check, tol), info
     try:
         graph = onnx.load(str(info.path)).graph
     except Exception as exc:
@@ -71,6 +73,32 @@ def torch_from_onnx(model: Union[str, Path, ModelInfo], check: bool = True, tol:
     return net, info
 
 
+def _one_style(net, info: ModelInfo, check: bool, tol: float):
+    """A conditional student as the fixed one-style net these tools rebuild: a style entry of a multi-style file
+    (ember = multi26 style 5) gives that style's FixedRT (`MultiRT.specialise`, the net the runtime runs);
+    anything else with a style input is one error line."""
+    from ..nets.multi import MultiRT
+    if not isinstance(net, MultiRT) or info.style is None:
+        entries = ""
+        if isinstance(net, MultiRT):
+            from ..zoo.catalogue import ENTRIES
+            entries = ", ".join(e.name for e in ENTRIES if e.file == info.path.stem and e.style is not None)
+            entries = f" (its styles by name: {entries})" if entries else ""
+        raise UserError(f"model {info.name!r} takes a style beside the image; this works on a one-style model: a "
+                        f"named style of a multi-style model{entries}, or a student made for one style "
+                        "(`framestyle distill`)")
+    from ..zoo.teachers import parse_style
+    sw = parse_style(info.style, int(info.card.get("styles") or 26))
+    fixed = MultiRT.from_export(info.path, **(info.card.get("arch_kwargs") or {})).specialise(sw).eval()
+    fixed.arch_name, fixed.arch_kwargs = "multi-rt-fixed", dict(info.card.get("arch_kwargs") or {})
+    if check:
+        diff = compare_with_ort(fixed, info.path, style_weights=np.asarray(sw, np.float32))
+        if diff > tol:
+            raise UserError(f"{info.path}: its style {info.style} rebuilt in PyTorch differs from the ONNX by "
+                            f"{diff:.2e}; the card's arch does not match the file")
+    return fixed
+
+
 def _fill_by_structure(net, graph, inits: dict, new: dict) -> None:
     """Pair modules (in call order) with ONNX nodes that read initializers (in graph order), copy by position.
 
@@ -98,8 +126,10 @@ def _fill_by_structure(net, graph, inits: dict, new: dict) -> None:
                 new[key] = torch.from_numpy(a.copy())
 
 
-def compare_with_ort(net, path, sizes: Tuple[Tuple[int, int], ...] = ((64, 96), (136, 200))) -> float:
-    """Max abs difference between the PyTorch net and the ONNX file under ORT on random inputs."""
+def compare_with_ort(net, path, sizes: Tuple[Tuple[int, int], ...] = ((64, 96), (136, 200)),
+                     style_weights=None) -> float:
+    """Max abs difference between the PyTorch net and the ONNX file under ORT on random inputs (`style_weights`:
+    the file's second input, for a one-style net of a multi-style file)."""
     import torch
     from ..runtime.session import make_session
     sess = make_session(path, threads=2)
@@ -109,7 +139,10 @@ def compare_with_ort(net, path, sizes: Tuple[Tuple[int, int], ...] = ((64, 96), 
         x = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(h + w))
         with torch.no_grad():
             ref = net(x).numpy()
-        got = sess.run(None, {name: x.numpy()})[0]
+        feeds = {name: x.numpy()}
+        if style_weights is not None:
+            feeds[sess.get_inputs()[1].name] = style_weights
+        got = sess.run(None, feeds)[0]
         worst = max(worst, float(np.abs(ref - got).max()))
     return worst
 

@@ -242,8 +242,12 @@ def derived_card(src: ModelInfo, method: str, path: Path, **extra) -> dict:
                 command=command_line(), kmac_per_pixel=kmac_per_pixel(path))
     if src.teacher and "teacher" not in card:
         card["teacher"] = src.teacher
-    if src.card.get("fidelity"):
-        card["source_fidelity"] = {k: v for k, v in src.card["fidelity"].items() if k != "per_image"}
+    if src.style is not None:  # a named style of a multi-style file: the copy is that one style, a fixed model
+        for k in ("specialise", "styles", "arch_kwargs"):
+            card.pop(k, None)
+        card.update(kind="fixed", teacher=src.teacher, input={"name": "input", "multiple": src.multiple})
+    if src.fidelity:
+        card["source_fidelity"] = {k: v for k, v in src.fidelity.items() if k not in ("per_image", "per_style")}
     card.setdefault("input", {"name": "input", "multiple": src.multiple})
     card.setdefault("description", f"{src.name} ({method})")
     card["description"] = f"{src.card.get('description', src.name)} [{method}]"
@@ -261,7 +265,7 @@ def register_derived(tmp_path: Path, src: ModelInfo, name: str, method: str, ima
     cmp = compare_models(src, _from_file(tmp_path, False, name), images)
     card["fidelity_vs_source"] = cmp
     res = {}
-    if src.card.get("fidelity") and src.kind == "fixed" and src.teacher and images is None:
+    if src.fidelity and (src.kind == "fixed" or src.style is not None) and src.teacher and images is None:
         try:
             card["fidelity"] = teacher_fidelity(tmp_path, src.teacher)
             res = {"psnr_vs_teacher": card["fidelity"]["psnr"], "ssim_vs_teacher": card["fidelity"]["ssim"]}
@@ -297,6 +301,9 @@ def quantize(model: Union[str, Path, ModelInfo], method: str, name: str, calib_d
     card records as the command that made it (default: this process's command line)."""
     from ..zoo import get_model
     src = model if isinstance(model, ModelInfo) else get_model(str(model))
+    if src.kind == "multi" and src.card.get("specialise"):
+        raise UserError(f"model {src.name!r} runs as int8 already: each of its styles becomes its own fixed int8 "
+                        "graph when first used (runtime/specialise.py, cached); nothing to quantise")
     if src.kind == "arbitrary" and src.card.get("method") != "student":
         raise UserError(f"model {src.name!r} is not a distilled arbitrary-style student (a float train-arbitrary "
                         "output); quantise a student, or a fixed or multi-style model")

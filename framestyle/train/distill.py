@@ -262,7 +262,8 @@ def start_from_student(init, teacher, arch_kwargs=None):
         raise UserError("with --init the student keeps MODEL's shape; the one change it takes is --arch-arg "
                         "stem=phase3 for an mg student")
     try:
-        if info.kind == "multi" and info.card.get("arch") == "multi-rt" and kind == "multistyle26":
+        if (info.kind == "multi" and info.card.get("arch") == "multi-rt" and kind == "multistyle26"
+                and (info.style is None or same_style)):  # a named style of it (pastel = 12): that style only
             from ..nets.multi import MultiRT
             kw = dict(info.card.get("arch_kwargs") or {})
             return (MultiRT.from_export(info.path, **kw).specialise(teacher.weights).train(), "multi-rt-fixed", kw,
@@ -279,7 +280,7 @@ def start_from_student(init, teacher, arch_kwargs=None):
             from ..nets.ms26 import MS26
             from ..nets.teacher_shaped import load_fixed_export
             kwargs = dict(info.card.get("arch_kwargs") or {})
-            if kwargs.get("fold", "none") != "none":  # folded already (e.g. the shipped int8 pastel): as it is
+            if kwargs.get("fold", "none") != "none":  # folded already (e.g. an int8 ms26 student): as it is
                 return load_fixed_export(build("ms26", **kwargs), info.path, "ms26").train(), "ms26", kwargs, None
             twin = MS26.from_export(info.path, **kwargs)
             kwargs = {**{k: v for k, v in twin.args.items() if k != "fold"}, "fold": "head"}
@@ -291,7 +292,7 @@ def start_from_student(init, teacher, arch_kwargs=None):
         raise UserError(f"--init {init}: cannot start from it ({exc})") from None
     raise UserError(f"--init {init}: takes the any-painting student (e.g. arbitrary) with --teacher magenta, "
                     "the multi-style student (multi26) with --teacher multistyle26:S, or a student of the "
-                    "teacher's own style (ms26, e.g. pastel with --teacher multistyle26:12; mg, e.g. starry with "
+                    "teacher's own style (ms26 with --teacher multistyle26:S; mg, e.g. starry with "
                     "--teacher magenta --style-image starry_night.jpg)")
 
 

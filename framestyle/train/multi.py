@@ -192,6 +192,9 @@ def start_net(arch: dict, init=None):
     if any(t.normalize and not m.normalize for m, t in zip(mine, theirs)):
         raise UserError(f"--init {init}: its arch_kwargs are {info.card.get('arch_kwargs') or {}}; --arch-arg may "
                         "make folded norms live (body=live, stem=live) but not fold live ones")
+    if net.stem[0].out_channels < src.stem[0].out_channels:
+        raise UserError(f"--init {init}: its stem is {src.stem[0].out_channels} channels wide; --arch-arg stemw may "
+                        "widen it, not narrow it")
     photos = None
     if any(m.normalize and not t.normalize for m, t in zip(net.stem_norm, src.stem_norm)):
         from .data import default_sources, load_content
@@ -216,8 +219,8 @@ def train(name: str, workdir: Path, minutes: float, lr: float = 5e-4, batch: int
     arch, ckpt = dict(arch or {}), workdir / "checkpoint.pt"
     st = load_checkpoint(ckpt) if resume and ckpt.exists() else None
     if st is not None:  # a resumed run keeps the shape it began with (an --init model's arch_kwargs included)
-        began = {"body": "fold", "pad": "zero", "stem": "fold", **(st.get("arch") or {})}  # MultiRT's defaults
-        if any(began.get(k, v) != v for k, v in arch.items()):
+        began = {"body": "fold", "pad": "zero", "stem": "fold", "stemw": 16, **(st.get("arch") or {})}  # defaults
+        if any(str(began.get(k, v)) != str(v) for k, v in arch.items()):  # an --arch-arg is text
             raise UserError(f"--resume: {ckpt} was trained with --arch-arg {began}; drop or match --arch-arg")
         arch = {**began, **arch}
     # before the work dir and the labeller: a bad --init / --arch-arg leaves nothing behind
@@ -311,7 +314,9 @@ def export_multi(net, path: Path, arch=None) -> dict:
     import onnxruntime as ort
     import torch
     from ..imageio import atomic_write_bytes
+    import onnx
     from ..runtime.specialise import fixed_graph, onnx_weights
+    from ..zoo.onnx_surgery import compact_names
     net = net.eval()
     buf = io.BytesIO()
     with warnings.catch_warnings():
@@ -320,7 +325,7 @@ def export_multi(net, path: Path, arch=None) -> dict:
                           input_names=["input", "style_weights"], output_names=["output"],
                           dynamic_axes={"input": {2: "height", 3: "width"}, "output": {2: "height", 3: "width"}},
                           opset_version=17, dynamo=False, do_constant_folding=True)
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_bytes(path, compact_names(onnx.load_from_string(buf.getvalue())).SerializeToString())
     x = torch.rand(1, 3, 96, 128, generator=torch.Generator().manual_seed(0))
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     worst, worst_fixed = 0.0, 0.0

@@ -109,7 +109,7 @@ class StylizePool:
             st.set_style_image(img)
         if fresh:
             styles[model] = ("image", style_key)
-        style = style if style not in (None, "") else 0
+        style = style if style not in (None, "") else (st.info.style or 0)  # a named style (ember): its own
         if st.info.kind == "multi" and styles.get(model) != style:
             st.set_style(style)  # resets bound buffers: only when the style changes
             styles[model] = style

@@ -49,8 +49,8 @@ class ModelInfo:
     def fidelity(self) -> dict:
         """vs the teacher; for a style entry, its style's own record when the card has one (fidelity.per_style)."""
         f = self.card.fidelity
-        if self.style is not None:
-            f = (f.get("per_style") or {}).get(str(self.style), f)
+        if self.style is not None:  # per_style: [{"style": 5, "psnr": ..}, ..] (train.multi.fidelity)
+            f = next((r for r in f.get("per_style") or [] if str(r.get("style")) == str(self.style)), {})
         return f
 
     @property
@@ -62,7 +62,7 @@ class ModelInfo:
         return {"name": self.name, "kind": self.kind, "path": str(self.path.resolve()), "builtin": self.builtin,
                 "teacher": self.teacher, "size_bytes": self.size_bytes,
                 "arch": self.card.arch, "description": self.card.description,
-                "fidelity": self.card.fidelity or None, "licence": self.card.licence, **row(self)}
+                "fidelity": self.fidelity or None, "licence": self.card.licence, **row(self)}
 
 
 def _teachers() -> List[ModelInfo]:

@@ -255,7 +255,7 @@ def _handle_key(key: str, stylizer, stabilizer) -> bool:
     if key in ("q", "\x1b"):
         return True
     info = getattr(stylizer, "info", None)
-    if key in ("n", "p") and info is not None and info.kind == "multi":
+    if key in ("n", "p") and info is not None and info.kind == "multi" and info.style is None:  # not a named one
         n = int(info.card.get("styles", 26))
         cur = int(np.argmax(stylizer._style_weights))
         stylizer.set_style((cur + (1 if key == "n" else -1)) % n)

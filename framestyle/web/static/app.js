@@ -134,7 +134,7 @@ async function stylize() {
     fd.append("method", $("method").value);
   } else {
     fd.append("model", $("model").value);
-    if (m && m.kind === "multi") fd.append("style", $("style-index").value);
+    if (m && m.kind === "multi" && m.styles > 1) fd.append("style", $("style-index").value);  // not a named style
   }
   const label = sf ? $("method").value : $("model").value;
   $("go").disabled = true;
@@ -217,7 +217,8 @@ async function serverLoop(live) {
   const m = modelByName($("live-model").value);
   const [w, h] = liveSize(4);
   const q = new URLSearchParams({ model: m.name, strength: $("strength").value,
-    preserve_color: $("preserve").checked ? "1" : "0", style: $("style-index").value, quality: "80" });
+    preserve_color: $("preserve").checked ? "1" : "0", quality: "80",
+    style: m.kind === "multi" && m.styles > 1 ? $("style-index").value : "" });  // a named style brings its own
   if (state.styleFile && $("method").value) q.set("method", $("method").value);
   const label = () => (state.styleFile ? `${$("method").value} + style image` : m.name);
   const proto = location.protocol === "https:" ? "wss" : "ws";
