@@ -59,8 +59,8 @@ def cmd_eval_fidelity(args):
         if not images:
             raise UserError("no images to evaluate on")
     from ..runtime.stylizer import Stylizer
-    st = Stylizer(info, threads=args.threads) if info.style is not None else info.path  # a named style: its style
-    res = measure_fidelity(st, Teacher(spec, threads=args.threads), images, size=args.size)
+    res = measure_fidelity(Stylizer(info, threads=args.threads), Teacher(spec, threads=args.threads), images,
+                           size=args.size)  # the model as named (ember: multi26 at style 5)
     res.update(model=info.name, teacher=spec)
     if args.json:
         print(json.dumps(res, indent=2))

@@ -40,9 +40,7 @@ def reference(info, img: np.ndarray) -> np.ndarray:
     h, w = img.shape[:2]
     feeds = model_feeds(sess, img, info.multiple)
     if info.style is not None and len(sess.get_inputs()) > 1:  # a named style of a multi-style file: its weights
-        from ..zoo.teachers import parse_style
-        feeds[sess.get_inputs()[1].name] = np.asarray(parse_style(info.style, int(info.card.get("styles") or 26)),
-                                                      np.float32)
+        feeds[sess.get_inputs()[1].name] = np.asarray(info.style_weights, np.float32)
     return sess.run(None, feeds)[0][:, :, :h, :w]
 
 

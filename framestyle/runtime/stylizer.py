@@ -98,7 +98,7 @@ class Stylizer:
             raise UserError(f"model {self.info.name!r} is not a multi-style model")
         n = int(self.info.card.get("styles", 26))
         w = parse_style(style, n)
-        if self.info.style is not None and not np.array_equal(w, parse_style(self.info.style, n)):
+        if self.info.style is not None and not np.array_equal(w, self.info.style_weights):
             raise UserError(f"model {self.info.name!r} is one style ({self.info.teacher}); for other styles and "
                             f"blends use --model {self.info.path.stem} --style ...")
         self._style_weights = w

@@ -87,9 +87,12 @@ def _one_style(net, info: ModelInfo, check: bool, tol: float):
         raise UserError(f"model {info.name!r} takes a style beside the image; this works on a one-style model: a "
                         f"named style of a multi-style model{entries}, or a student made for one style "
                         "(`framestyle distill`)")
-    from ..zoo.teachers import parse_style
-    sw = parse_style(info.style, int(info.card.get("styles") or 26))
-    fixed = MultiRT.from_export(info.path, **(info.card.get("arch_kwargs") or {})).specialise(sw).eval()
+    from ..nets.teacher_shaped import load_export
+    sw = info.style_weights
+    try:
+        fixed = load_export(net, info.path, "multi-rt").specialise(sw).eval()  # the net built from the card
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     fixed.arch_name, fixed.arch_kwargs = "multi-rt-fixed", dict(info.card.get("arch_kwargs") or {})
     if check:
         diff = compare_with_ort(fixed, info.path, style_weights=np.asarray(sw, np.float32))

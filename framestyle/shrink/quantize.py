@@ -301,7 +301,8 @@ def quantize(model: Union[str, Path, ModelInfo], method: str, name: str, calib_d
     card records as the command that made it (default: this process's command line)."""
     from ..zoo import get_model
     src = model if isinstance(model, ModelInfo) else get_model(str(model))
-    if src.kind == "multi" and src.card.get("specialise"):
+    from ..runtime.specialise import specialisable
+    if src.kind == "multi" and specialisable(src):
         raise UserError(f"model {src.name!r} runs as int8 already: each of its styles becomes its own fixed int8 "
                         "graph when first used (runtime/specialise.py, cached); nothing to quantise")
     if src.kind == "arbitrary" and src.card.get("method") != "student":

@@ -71,7 +71,8 @@ def labeller(workdir: str, sources, seed: int, parent: int, share: float = 1.0) 
     out.mkdir(parents=True, exist_ok=True)
     k = len(list(out.glob("*.npz")))
     rng = np.random.default_rng([seed, k, os.getpid()])
-    while not (Path(workdir) / "STOP").exists() and os.getppid() == parent:
+    running = lambda: not (Path(workdir) / "STOP").exists() and os.getppid() == parent  # noqa: E731
+    while running():
         t0 = time.perf_counter()
         si = int(rng.random() < 0.35)  # 35% small frames
         rows = []
@@ -85,7 +86,7 @@ def labeller(workdir: str, sources, seed: int, parent: int, share: float = 1.0) 
         k += 1
         if share < 1 and k * CHUNK >= FULL_POOL:  # sleep in short naps, so STOP or the parent's end still stop it
             until = time.perf_counter() + (time.perf_counter() - t0) * (1 / share - 1)
-            while time.perf_counter() < until and not (Path(workdir) / "STOP").exists() and os.getppid() == parent:
+            while time.perf_counter() < until and running():
                 time.sleep(min(0.5, max(0.0, until - time.perf_counter())))
 
 
@@ -206,7 +207,7 @@ def train(name: str, workdir: Path, minutes: float, lr: float = 5e-4, batch: int
           eval_every: int = 250, threads: int = 2, resume: bool = False, seed: int = 0, arch=None,
           init=None, label_share: float = 0.25) -> dict:
     import torch
-    from ..nets.multi import teacher_stem
+    from ..nets.multi import MultiRT, teacher_stem
     from ..nets.teacher_shaped import fit_stem
     from .data import default_sources, load_content
     from .loop import cosine_lr, load_checkpoint, save_checkpoint, set_lr
@@ -219,8 +220,12 @@ def train(name: str, workdir: Path, minutes: float, lr: float = 5e-4, batch: int
     arch, ckpt = dict(arch or {}), workdir / "checkpoint.pt"
     st = load_checkpoint(ckpt) if resume and ckpt.exists() else None
     if st is not None:  # a resumed run keeps the shape it began with (an --init model's arch_kwargs included)
-        began = {"body": "fold", "pad": "zero", "stem": "fold", "stemw": 16, **(st.get("arch") or {})}  # defaults
-        if any(str(began.get(k, v)) != str(v) for k, v in arch.items()):  # an --arch-arg is text
+        began = dict(st.get("arch") or {})
+        try:  # compared as MultiRT reads them: its defaults filled in, text --arch-args as numbers
+            same = MultiRT(**{**began, **arch}).args == MultiRT(**began).args
+        except (TypeError, ValueError) as exc:
+            raise UserError(f"--arch-arg: {exc}") from None
+        if not same:
             raise UserError(f"--resume: {ckpt} was trained with --arch-arg {began}; drop or match --arch-arg")
         arch = {**began, **arch}
     # before the work dir and the labeller: a bad --init / --arch-arg leaves nothing behind

@@ -11,7 +11,7 @@ from ..imageio import atomic_write_bytes
 from ..paths import user_models_dir
 from .card import KINDS, CardError, ModelCard, load_card, save_card  # noqa: F401
 from .catalogue import ALIASES, DEFAULT, ENTRIES, entry
-from .teachers import peer_model_path
+from .teachers import parse_style, peer_model_path
 
 BUILTIN_DIR = Path(__file__).parent / "builtin"
 DEFAULT_MODEL = DEFAULT  # kept for imports; the rule is catalogue.pick_model / default_model
@@ -44,6 +44,11 @@ class ModelInfo:
     @property
     def styles(self) -> int:
         return 1 if self.style is not None or self.kind != "multi" else int(self.card.styles or 26)
+
+    @property
+    def style_weights(self):
+        """A style entry's weights over its file's styles (ember: one-hot 5 of 26); None for any other model."""
+        return None if self.style is None else parse_style(self.style, int(self.card.get("styles") or 26))
 
     @property
     def fidelity(self) -> dict:
